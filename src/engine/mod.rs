@@ -1,0 +1,7 @@
+//! Worker thread: everything that decides what to play. It may allocate, lock and sleep, but it
+//! never blocks on a queue the audio thread feeds.
+
+pub mod echo;
+pub mod worker;
+
+pub use worker::{Policy, Worker, WorkerContext};

@@ -1,0 +1,184 @@
+//! What crosses between the audio thread and the worker: two bounded lock-free queues of small
+//! `Copy` messages, and the [`Status`] atomics.
+//!
+//! Musical time crosses the boundary in beats (quarter notes of the host's song position).
+//!
+//! The queues are crossbeam-channel `bounded` queues. The audio thread only ever calls
+//! `try_send`/`try_recv` and the worker never blocks in `recv` on the queue the audio thread
+//! feeds: it polls with a short sleep. A receiver blocked in `recv` would make the audio
+//! thread's `try_send` lock a mutex, wake it with a futex system call and, on first use,
+//! allocate (PLATFORM.md G9, found with RealtimeSanitizer). With a polling receiver both
+//! directions are wait-free, which `tests/realtime_sanitizer.rs` checks.
+
+use atomic_float::AtomicF64;
+use crossbeam_channel::{Receiver, Sender};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// Messages the audio thread can queue for the worker before it must drop them.
+pub const TO_WORKER_CAPACITY: usize = 4096;
+/// Messages the worker can queue for the audio thread before it must wait and retry.
+pub const TO_AUDIO_CAPACITY: usize = 4096;
+
+/// A note the player played, closed by its note-off, in song beats.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CapturedNote {
+    /// Song position of the note-on, in quarter notes.
+    pub onset_beats: f64,
+    /// Time from note-on to note-off, in quarter notes (≥ 0).
+    pub duration_beats: f64,
+    /// MIDI key, 0–127.
+    pub key: u8,
+    /// MIDI channel, 0–15.
+    pub channel: u8,
+    /// Note-on velocity in `[0, 1]`.
+    pub velocity: f32,
+}
+
+/// A note the worker wants played at a song position.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlannedNote {
+    /// Song position of the note-on, in quarter notes.
+    pub onset_beats: f64,
+    /// Time from note-on to note-off, in quarter notes (> 0).
+    pub duration_beats: f64,
+    /// MIDI key, 0–127.
+    pub key: u8,
+    /// MIDI channel, 0–15.
+    pub channel: u8,
+    /// Note-on velocity in `(0, 1]`.
+    pub velocity: f32,
+}
+
+/// Audio thread → worker.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ToWorker {
+    /// A note-on arrived (its note is reported again, complete, by `NoteFinished`).
+    NoteStarted {
+        /// Song position of the note-on, in quarter notes.
+        onset_beats: f64,
+        /// MIDI key, 0–127.
+        key: u8,
+        /// MIDI channel, 0–15.
+        channel: u8,
+        /// Note-on velocity in `[0, 1]`.
+        velocity: f32,
+    },
+    /// A note was closed by its note-off, or by the transport stopping or jumping.
+    NoteFinished(CapturedNote),
+    /// The transport started playing at this song position.
+    Started {
+        /// Song position in quarter notes.
+        pos_beats: f64,
+    },
+    /// The transport stopped at this song position.
+    Stopped {
+        /// Song position in quarter notes.
+        pos_beats: f64,
+    },
+    /// The playhead jumped (a loop, a locate) while playing.
+    Jumped {
+        /// Where the playhead would have been without the jump, in quarter notes.
+        from_beats: f64,
+        /// Where it is now, in quarter notes.
+        to_beats: f64,
+    },
+}
+
+/// Worker → audio thread.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ToAudio {
+    /// Play this note when the playhead reaches it.
+    Play(PlannedNote),
+    /// Forget every planned note that has not started (a new answer replaces it). Sounding notes
+    /// still end at their planned time.
+    CancelPlanned,
+}
+
+/// Both ends of both queues, made once per activation.
+pub struct Queues {
+    /// Audio thread's sending end.
+    pub to_worker_tx: Sender<ToWorker>,
+    /// Worker's receiving end (polled, never blocked on).
+    pub to_worker_rx: Receiver<ToWorker>,
+    /// Worker's sending end.
+    pub to_audio_tx: Sender<ToAudio>,
+    /// Audio thread's receiving end.
+    pub to_audio_rx: Receiver<ToAudio>,
+}
+
+impl Queues {
+    /// Allocates both queues: call from `activate()`.
+    pub fn new() -> Self {
+        let (to_worker_tx, to_worker_rx) = crossbeam_channel::bounded(TO_WORKER_CAPACITY);
+        let (to_audio_tx, to_audio_rx) = crossbeam_channel::bounded(TO_AUDIO_CAPACITY);
+        Self {
+            to_worker_tx,
+            to_worker_rx,
+            to_audio_tx,
+            to_audio_rx,
+        }
+    }
+}
+
+impl Default for Queues {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Shared state the audio thread and the worker publish and the editor reads.
+///
+/// The audio thread touches only the atomics. The text fields are written by the worker and
+/// read by the editor, never by the audio thread.
+#[derive(Default)]
+pub struct Status {
+    /// Whether the host transport is playing.
+    pub playing: AtomicBool,
+    /// Whether the host gives a song position and tempo at all.
+    pub has_transport: AtomicBool,
+    /// Song position at the start of the last block, in quarter notes.
+    pub playhead_beats: AtomicF64,
+    /// Host tempo in quarter notes per minute.
+    pub tempo_bpm: AtomicF64,
+    /// A bar line of the current meter, in quarter notes.
+    pub bar_start_beats: AtomicF64,
+    /// Length of a bar in quarter notes.
+    pub bar_len_beats: AtomicF64,
+    /// Planned notes whose time had passed when they reached the scheduler.
+    pub missed_deadlines: AtomicU64,
+    /// Messages the audio thread dropped because the worker's queue was full.
+    pub dropped_to_worker: AtomicU64,
+    /// Notes dropped because the scheduler or the host's output buffer was full.
+    pub dropped_output: AtomicU64,
+    /// Note-ons Antiphon has played.
+    pub notes_played: AtomicU64,
+    /// Answers the worker has produced.
+    pub answers: AtomicU64,
+    /// Worker-side text for the editor: what generates, and how fast.
+    pub engine_line: Mutex<String>,
+    /// Worker-side text for the editor: the last error, empty if none.
+    pub error_line: Mutex<String>,
+}
+
+impl Status {
+    /// Adds one to a counter. Real-time safe.
+    #[inline]
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Sets the engine line (worker or editor thread only).
+    pub fn set_engine_line(&self, text: impl Into<String>) {
+        if let Ok(mut line) = self.engine_line.lock() {
+            *line = text.into();
+        }
+    }
+
+    /// Sets the error line (worker or editor thread only).
+    pub fn set_error_line(&self, text: impl Into<String>) {
+        if let Ok(mut line) = self.error_line.lock() {
+            *line = text.into();
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! Every automatable parameter (DESIGN §7). The `#[id]`s are stable: hosts store automation and
+//! projects by them, so they never change.
+//!
+//! Ranges are functions so the editor and the command line share them.
+
+use nice_plug::prelude::*;
+use std::sync::Arc;
+
+/// What Antiphon does with what it hears.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Call and response: when the player's phrase ends, continue it for *Bars* bars.
+    #[id = "continue"]
+    #[name = "Continue"]
+    Continue,
+    /// Record *Bars* bars of melody, then accompany them on the next pass.
+    #[id = "accompany"]
+    #[name = "Accompany"]
+    Accompany,
+}
+
+/// Which instrument the answer may use: Auto (the model chooses, or the phrase's own
+/// instruments) or one General MIDI family.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Instrument {
+    /// The model (or the phrase) decides.
+    #[id = "auto"]
+    #[name = "Auto"]
+    Auto,
+    /// GM programs 0–7.
+    #[id = "piano"]
+    #[name = "Piano"]
+    Piano,
+    /// GM programs 8–15.
+    #[id = "chromatic_percussion"]
+    #[name = "Chromatic percussion"]
+    ChromaticPercussion,
+    /// GM programs 16–23.
+    #[id = "organ"]
+    #[name = "Organ"]
+    Organ,
+    /// GM programs 24–31.
+    #[id = "guitar"]
+    #[name = "Guitar"]
+    Guitar,
+    /// GM programs 32–39.
+    #[id = "bass"]
+    #[name = "Bass"]
+    Bass,
+    /// GM programs 40–47 (violin, viola, cello, contrabass, …).
+    #[id = "strings"]
+    #[name = "Strings"]
+    Strings,
+    /// GM programs 48–55.
+    #[id = "ensemble"]
+    #[name = "Ensemble"]
+    Ensemble,
+    /// GM programs 56–63.
+    #[id = "brass"]
+    #[name = "Brass"]
+    Brass,
+    /// GM programs 64–71.
+    #[id = "reed"]
+    #[name = "Reed"]
+    Reed,
+    /// GM programs 72–79.
+    #[id = "pipe"]
+    #[name = "Pipe"]
+    Pipe,
+    /// GM programs 80–87.
+    #[id = "synth_lead"]
+    #[name = "Synth lead"]
+    SynthLead,
+    /// GM programs 88–95.
+    #[id = "synth_pad"]
+    #[name = "Synth pad"]
+    SynthPad,
+    /// GM programs 96–103.
+    #[id = "synth_effects"]
+    #[name = "Synth effects"]
+    SynthEffects,
+    /// GM programs 104–111.
+    #[id = "ethnic"]
+    #[name = "Ethnic"]
+    Ethnic,
+    /// GM programs 112–119.
+    #[id = "percussive"]
+    #[name = "Percussive"]
+    Percussive,
+    /// GM programs 120–127.
+    #[id = "sound_effects"]
+    #[name = "Sound effects"]
+    SoundEffects,
+    /// The drum kit (MIDI channel 10).
+    #[id = "drums"]
+    #[name = "Drums"]
+    Drums,
+}
+
+impl Instrument {
+    /// The General MIDI programs of this family, or `None` for Auto and Drums.
+    pub fn programs(self) -> Option<std::ops::Range<u8>> {
+        let family = match self {
+            Instrument::Auto | Instrument::Drums => return None,
+            other => other as u8 - Instrument::Piano as u8,
+        };
+        Some(family * 8..family * 8 + 8)
+    }
+}
+
+/// Temperature range: logits are divided by this before sampling.
+pub fn temperature_range() -> FloatRange {
+    FloatRange::Skewed {
+        min: 0.05,
+        max: 2.0,
+        factor: FloatRange::skew_factor(-1.0),
+    }
+}
+
+/// Top-p (nucleus) range: the smallest set of tokens whose probability reaches this is kept.
+pub fn top_p_range() -> FloatRange {
+    FloatRange::Linear { min: 0.5, max: 1.0 }
+}
+
+/// Length of an answer (Continue) or of the recording window (Accompany), in bars.
+pub fn bars_range() -> IntRange {
+    IntRange::Linear { min: 1, max: 32 }
+}
+
+/// Output velocity: 0 follows the player, 1–127 is fixed.
+pub fn velocity_range() -> IntRange {
+    IntRange::Linear { min: 0, max: 127 }
+}
+
+/// Random seed: 0 draws a new one for every answer.
+pub fn seed_range() -> IntRange {
+    IntRange::Linear {
+        min: 0,
+        max: 1_000_000,
+    }
+}
+
+/// MIDI channel of the answer, 1–16 as musicians count.
+pub fn out_channel_range() -> IntRange {
+    IntRange::Linear { min: 1, max: 16 }
+}
+
+/// Antiphon's parameters, all automatable and saved with the project.
+#[derive(Params)]
+pub struct AntiphonParams {
+    /// Sampling temperature, 0.05–2.0 (no unit). Lower is safer, higher is wilder.
+    #[id = "temperature"]
+    pub temperature: FloatParam,
+    /// Nucleus sampling threshold, 0.5–1.0 (probability mass kept).
+    #[id = "top_p"]
+    pub top_p: FloatParam,
+    /// Bars to answer (Continue) or to record and accompany (Accompany), 1–32.
+    #[id = "bars"]
+    pub bars: IntParam,
+    /// Continue or Accompany.
+    #[id = "mode"]
+    pub mode: EnumParam<Mode>,
+    /// Instrument family the answer may use, or Auto.
+    #[id = "instrument"]
+    pub instrument: EnumParam<Instrument>,
+    /// Output velocity: 0 = follow the player's recent velocities, else fixed 1–127.
+    #[id = "velocity"]
+    pub velocity: IntParam,
+    /// Random seed: 0 = a new answer each time, else the same input gives the same answer.
+    #[id = "seed"]
+    pub seed: IntParam,
+    /// Whether the player's notes pass through to the output.
+    #[id = "thru"]
+    pub thru: BoolParam,
+    /// MIDI channel of generated notes, 1–16.
+    #[id = "out_channel"]
+    pub out_channel: IntParam,
+    /// Keep the current answer instead of making new ones.
+    #[id = "freeze"]
+    pub freeze: BoolParam,
+    /// A trigger: switching it on asks for a new answer now.
+    #[id = "regenerate"]
+    pub regenerate: BoolParam,
+}
+
+impl Default for AntiphonParams {
+    fn default() -> Self {
+        Self {
+            temperature: FloatParam::new("Temperature", 1.0, temperature_range())
+                .with_step_size(0.01)
+                .with_value_to_string(formatters::v2s_f32_rounded(2)),
+            top_p: FloatParam::new("Top-p", 0.95, top_p_range())
+                .with_step_size(0.01)
+                .with_value_to_string(formatters::v2s_f32_rounded(2)),
+            bars: IntParam::new("Bars", 4, bars_range()).with_unit(" bars"),
+            mode: EnumParam::new("Mode", Mode::Continue),
+            instrument: EnumParam::new("Instrument", Instrument::Auto),
+            velocity: IntParam::new("Velocity", 0, velocity_range())
+                .with_value_to_string(Arc::new(|v| match v {
+                    0 => "Follow".to_string(),
+                    v => v.to_string(),
+                }))
+                .with_string_to_value(Arc::new(|s| {
+                    let s = s.trim();
+                    if s.eq_ignore_ascii_case("follow") {
+                        Some(0)
+                    } else {
+                        s.parse().ok()
+                    }
+                })),
+            seed: IntParam::new("Seed", 0, seed_range())
+                .with_value_to_string(Arc::new(|v| match v {
+                    0 => "New each time".to_string(),
+                    v => v.to_string(),
+                }))
+                .with_string_to_value(Arc::new(|s| {
+                    let s = s.trim();
+                    if s.to_ascii_lowercase().starts_with("new") {
+                        Some(0)
+                    } else {
+                        s.parse().ok()
+                    }
+                })),
+            thru: BoolParam::new("Thru", true),
+            out_channel: IntParam::new("Output channel", 1, out_channel_range()),
+            freeze: BoolParam::new("Freeze", false),
+            regenerate: BoolParam::new("Regenerate", false),
+        }
+    }
+}
+
+impl AntiphonParams {
+    /// The MIDI channel of generated notes, 0-based.
+    pub fn out_channel_index(&self) -> u8 {
+        (self.out_channel.value().clamp(1, 16) - 1) as u8
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instrument_families_cover_their_eight_programs() {
+        assert_eq!(Instrument::Piano.programs(), Some(0..8));
+        assert_eq!(Instrument::Strings.programs(), Some(40..48));
+        assert_eq!(Instrument::SoundEffects.programs(), Some(120..128));
+        assert_eq!(Instrument::Auto.programs(), None);
+        assert_eq!(Instrument::Drums.programs(), None);
+    }
+
+    #[test]
+    fn formatters_read_what_they_write() {
+        let params = AntiphonParams::default();
+        assert_eq!(
+            params.velocity.normalized_value_to_string(0.0, false),
+            "Follow"
+        );
+        assert_eq!(
+            params.velocity.string_to_normalized_value("Follow"),
+            Some(0.0)
+        );
+        assert_eq!(
+            params.seed.normalized_value_to_string(0.0, false),
+            "New each time"
+        );
+        assert_eq!(params.seed.string_to_normalized_value("new"), Some(0.0));
+        assert_eq!(params.out_channel_index(), 0);
+    }
+}

@@ -74,23 +74,36 @@ impl BlockTime {
         samples_to_beats(self.len_samples as f64, self.tempo_bpm, self.sample_rate_hz)
     }
 
-    /// Whether an event at `beats` is due inside this block: `start ≤ beats < end`.
+    /// Sample offset of `beats` from the block's first sample, rounded to the nearest sample
+    /// (halves go up, so a position exactly between two blocks belongs to the later one).
+    /// Negative before the block, `len_samples` or more after it.
     #[inline]
-    pub fn contains(&self, beats: f64) -> bool {
-        beats >= self.start_beats - EPSILON_BEATS && beats < self.end_beats() - EPSILON_BEATS
-    }
-
-    /// Sample offset of `beats` inside the block, rounded to the nearest sample and clamped to
-    /// the block. Call only for positions the block [`contains`](Self::contains).
-    #[inline]
-    pub fn offset_of(&self, beats: f64) -> u32 {
+    pub fn rounded_offset(&self, beats: f64) -> i64 {
         let offset = beats_to_samples(
             beats - self.start_beats,
             self.tempo_bpm,
             self.sample_rate_hz,
-        )
-        .round();
-        (offset.max(0.0) as u32).min(self.len_samples.saturating_sub(1))
+        );
+        (offset + 0.5).floor() as i64
+    }
+
+    /// Whether an event at `beats` belongs to this block: its nearest sample is inside it.
+    #[inline]
+    pub fn contains(&self, beats: f64) -> bool {
+        (0..self.len_samples as i64).contains(&self.rounded_offset(beats))
+    }
+
+    /// Whether an event at `beats` belonged to an earlier block.
+    #[inline]
+    pub fn is_past(&self, beats: f64) -> bool {
+        self.rounded_offset(beats) < 0
+    }
+
+    /// Sample offset of `beats` inside the block, clamped to it.
+    #[inline]
+    pub fn offset_of(&self, beats: f64) -> u32 {
+        self.rounded_offset(beats)
+            .clamp(0, i64::from(self.len_samples.saturating_sub(1))) as u32
     }
 }
 
@@ -145,13 +158,19 @@ mod tests {
             len_samples: 512,
         };
         assert!((block.len_beats() - 512.0 / 24_000.0).abs() < 1e-12);
+        let at = |samples: f64| 8.0 + samples / 24_000.0;
         assert!(block.contains(8.0));
-        assert!(!block.contains(7.9));
+        assert!(block.contains(at(-0.4)), "rounds to sample 0");
+        assert!(!block.contains(at(-0.6)));
+        assert!(block.is_past(at(-0.6)));
+        assert!(block.contains(at(511.4)));
+        assert!(!block.contains(at(511.5)), "the next block's sample 0");
         assert!(!block.contains(block.end_beats()));
         assert_eq!(block.offset_of(8.0), 0);
-        assert_eq!(block.offset_of(8.0 + 100.0 / 24_000.0), 100);
-        assert_eq!(block.offset_of(8.0 + 100.4 / 24_000.0), 100);
-        assert_eq!(block.offset_of(8.0 + 511.9 / 24_000.0), 511);
+        assert_eq!(block.offset_of(at(100.0)), 100);
+        assert_eq!(block.offset_of(at(100.4)), 100);
+        assert_eq!(block.offset_of(at(100.5)), 101);
+        assert_eq!(block.offset_of(at(511.4)), 511);
         assert_eq!(block.offset_of(7.0), 0);
     }
 }

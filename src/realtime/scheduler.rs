@@ -166,36 +166,30 @@ impl Scheduler {
 
     /// Emits, in non-decreasing sample order, every note-on and note-off due in `block`.
     ///
-    /// Planned notes whose onset is already before the block are dropped and counted as missed
-    /// deadlines. A note-off that is overdue (it can only be after a host misbehaves) goes out
+    /// A note belongs to the block that holds its nearest sample. Planned notes whose onset
+    /// belonged to an earlier block are dropped and counted as missed deadlines. A note-off that is overdue (it can only be after a host misbehaves) goes out
     /// at sample 0 rather than never. At equal offsets note-offs go first, so a note that ends
     /// where the next one on the same key starts does not cut it.
     ///
     /// Real-time safe.
     pub fn emit_block(&mut self, block: &BlockTime, emit: &mut impl FnMut(NoteOut)) {
         while let Some(next) = self.planned.last() {
-            if next.onset_beats >= block.start_beats - EPSILON_BEATS {
+            if !block.is_past(next.onset_beats) {
                 break;
             }
             self.planned.pop();
             self.counts.missed_deadlines += 1;
         }
 
-        let end_beats = block.end_beats() - EPSILON_BEATS;
         loop {
             let next_on = self
                 .planned
                 .last()
-                .filter(|note| note.onset_beats < end_beats)
+                .filter(|note| block.contains(note.onset_beats))
                 .map(|note| block.offset_of(note.onset_beats));
-            let next_off = self.earliest_due_off(end_beats).map(|(index, end)| {
-                let timing = if end < block.start_beats {
-                    0
-                } else {
-                    block.offset_of(end)
-                };
-                (index, timing)
-            });
+            let next_off = self
+                .earliest_due_off(block)
+                .map(|(index, end)| (index, block.offset_of(end)));
 
             match (next_on, next_off) {
                 (_, Some((index, off_timing)))
@@ -248,12 +242,12 @@ impl Scheduler {
         });
     }
 
-    /// The sounding note that ends first, if it ends before `end_beats`.
-    fn earliest_due_off(&self, end_beats: f64) -> Option<(usize, f64)> {
+    /// The sounding note that ends first, if it ends in `block` or before.
+    fn earliest_due_off(&self, block: &BlockTime) -> Option<(usize, f64)> {
         self.sounding
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.end_beats < end_beats)
+            .filter(|(_, s)| block.rounded_offset(s.end_beats) < i64::from(block.len_samples))
             .min_by(|a, b| a.1.end_beats.total_cmp(&b.1.end_beats))
             .map(|(index, s)| (index, s.end_beats))
     }

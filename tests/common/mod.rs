@@ -210,8 +210,9 @@ impl Recording {
         let mut out = Vec::new();
         for s in self.segments.iter().filter(|s| s.playing) {
             let spb = SAMPLE_RATE * 60.0 / s.tempo_bpm;
-            let offset = ((beats - s.start_beats) * spb).round();
-            if beats >= s.start_beats - 1e-9 && offset < s.len as f64 {
+            // Nearest sample, halves up: the plugin's rounding rule.
+            let offset = ((beats - s.start_beats) * spb + 0.5).floor();
+            if offset >= 0.0 && offset < s.len as f64 {
                 out.push(s.start_sample + offset.max(0.0) as u64);
             }
         }

@@ -285,6 +285,10 @@ pub struct Host {
     pending_params: Vec<ParamValueEvent>,
     /// Whether every processed stereo block came back equal to its input.
     pub audio_passed_through: bool,
+    /// Wall time spent inside the plugin's `process()` calls, for benchmarks.
+    pub process_time: Duration,
+    /// Number of `process()` calls.
+    pub process_calls: u64,
 }
 
 impl Host {
@@ -343,6 +347,8 @@ impl Host {
             steady_time: 0,
             pending_params: Vec::new(),
             audio_passed_through: true,
+            process_time: Duration::ZERO,
+            process_calls: 0,
         }
     }
 
@@ -634,6 +640,7 @@ impl Host {
         }
         let processor = self.processor.as_mut().expect("processing");
         let transport = transport_event(0, &state, song);
+        let elapsed;
         let input_events = InputEvents::from_buffer(&self.in_events);
         let mut output_events = OutputEvents::from_buffer(&mut self.out_events);
         match self.layout {
@@ -658,6 +665,7 @@ impl Host {
                         [&mut out_l[..frames], &mut out_r[..frames]].into_iter(),
                     ),
                 }]);
+                let started = std::time::Instant::now();
                 processor
                     .process(
                         &inputs,
@@ -668,6 +676,7 @@ impl Host {
                         Some(&transport),
                     )
                     .expect("process");
+                elapsed = started.elapsed();
                 if self.input_audio[0][..frames] != self.output_audio[0][..frames]
                     || self.input_audio[1][..frames] != self.output_audio[1][..frames]
                 {
@@ -679,6 +688,7 @@ impl Host {
                 let inputs = unsafe { InputAudioBuffers::from_raw_buffers(&[], len) };
                 // SAFETY: as above.
                 let mut outputs = unsafe { OutputAudioBuffers::from_raw_buffers(&mut [], len) };
+                let started = std::time::Instant::now();
                 processor
                     .process(
                         &inputs,
@@ -689,8 +699,11 @@ impl Host {
                         Some(&transport),
                     )
                     .expect("process");
+                elapsed = started.elapsed();
             }
         }
+        self.process_time += elapsed;
+        self.process_calls += 1;
         self.steady_time += len as u64;
 
         let mut times = Vec::new();

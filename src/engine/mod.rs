@@ -2,6 +2,7 @@
 //! never blocks on a queue the audio thread feeds.
 
 pub mod echo;
+pub mod runtime;
 pub mod worker;
 
 pub use worker::{Policy, Worker, WorkerContext};

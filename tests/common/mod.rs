@@ -283,7 +283,7 @@ pub struct Host {
     steady_time: u64,
     /// Parameter changes to send with the next block.
     pending_params: Vec<ParamValueEvent>,
-    /// Whether every processed stereo block came back equal to its input.
+    /// Whether every processed stereo block came back equal to its input, subnormals flushed.
     pub audio_passed_through: bool,
     /// Wall time spent inside the plugin's `process()` calls, for benchmarks.
     pub process_time: Duration,
@@ -637,6 +637,8 @@ impl Host {
             for (i, x) in buf[..frames].iter_mut().enumerate() {
                 *x = ((block_start as usize + i) as f32 * 0.001 + ch as f32).sin();
             }
+            // A subnormal, which the plugin must flush to zero (clap-validator's fuzzer checks).
+            buf[0] = f32::MIN_POSITIVE / 4.0;
         }
         let processor = self.processor.as_mut().expect("processing");
         let transport = transport_event(0, &state, song);
@@ -677,10 +679,15 @@ impl Host {
                     )
                     .expect("process");
                 elapsed = started.elapsed();
-                if self.input_audio[0][..frames] != self.output_audio[0][..frames]
-                    || self.input_audio[1][..frames] != self.output_audio[1][..frames]
-                {
-                    self.audio_passed_through = false;
+                for (input, output) in self.input_audio.iter().zip(&self.output_audio) {
+                    let flushed = |x: f32| if x.is_subnormal() { 0.0 } else { x };
+                    if !input[..frames]
+                        .iter()
+                        .zip(&output[..frames])
+                        .all(|(i, o)| flushed(*i).to_bits() == o.to_bits())
+                    {
+                        self.audio_passed_through = false;
+                    }
                 }
             }
             Layout::MidiOnly => {

@@ -84,6 +84,24 @@ fn echoes_the_phrase_an_octave_up_at_exact_samples() {
 }
 
 #[test]
+fn a_host_reporting_bar_starts_one_bar_ahead_gets_the_same_echo() {
+    let mut host = Host::load(Layout::Stereo);
+    let mut song = phrase_song();
+    song.bar_start_one_bar_ahead = true;
+    let rec = host.play(&song, Playback::seconds(7.0, 512));
+    let generated: Vec<u64> = rec
+        .note_ons()
+        .iter()
+        .filter(|e| e.key >= 72)
+        .map(|e| e.sample)
+        .collect();
+    assert_eq!(
+        generated,
+        vec![8 * BEAT_AT_100, 9 * BEAT_AT_100, 10 * BEAT_AT_100]
+    );
+}
+
+#[test]
 fn midi_only_layout_plays_the_same_notes() {
     let mut stereo = Host::load(Layout::Stereo);
     let mut midi_only = Host::load(Layout::MidiOnly);

@@ -179,6 +179,21 @@ mod tests {
     }
 
     #[test]
+    fn a_host_reporting_the_next_bar_as_bar_start_still_gets_its_echo() {
+        let mut echo = EchoGenerator::new();
+        let mut ctx = context_at(3.0);
+        play_note(&mut echo, &mut ctx, 2.5, 60);
+        // Ardour's bar start runs one bar ahead of the playhead.
+        ctx.status.bar_start_beats.store(12.0, Ordering::Relaxed);
+        ctx.status.playhead_beats.store(8.0, Ordering::Relaxed);
+        echo.on_tick(&mut ctx);
+        let ToAudio::Play(note) = ctx.pending().next().copied().unwrap() else {
+            panic!("expected a note");
+        };
+        assert_eq!(note.onset_beats, 10.5);
+    }
+
+    #[test]
     fn stop_forgets_the_phrase() {
         let mut echo = EchoGenerator::new();
         let mut ctx = context_at(0.5);

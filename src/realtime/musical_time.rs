@@ -33,12 +33,13 @@ pub fn bar_length_beats(numerator: i32, denominator: i32) -> f64 {
     numerator as f64 * 4.0 / denominator as f64
 }
 
-/// The first bar line at or after `pos_beats`, given one known bar line `bar_start_beats` and the
-/// bar length. `pos_beats` within `EPSILON_BEATS` after a bar line counts as on it.
+/// The first bar line at or after `pos_beats`, given any one bar line `bar_start_beats` (before
+/// or after the position: Ardour, for one, reports the next bar's start) and the bar length.
+/// `pos_beats` within `EPSILON_BEATS` after a bar line counts as on it.
 #[inline]
 pub fn next_bar_line(pos_beats: f64, bar_start_beats: f64, bar_len_beats: f64) -> f64 {
     let bars = ((pos_beats - bar_start_beats - EPSILON_BEATS) / bar_len_beats).ceil();
-    bar_start_beats + bars.max(0.0) * bar_len_beats
+    bar_start_beats + bars * bar_len_beats
 }
 
 /// Tolerance for comparing song positions: far below one sample at any sane tempo and rate
@@ -145,8 +146,10 @@ mod tests {
         assert_eq!(next_bar_line(4.0, 0.0, 4.0), 4.0);
         assert_eq!(next_bar_line(4.0 + 1e-9, 0.0, 4.0), 4.0);
         assert_eq!(next_bar_line(9.0, 8.0, 3.0), 11.0);
-        // A known bar line in the future still gives the first one at or after the position.
-        assert_eq!(next_bar_line(1.0, 8.0, 4.0), 8.0);
+        // A reference bar line in the future (as Ardour reports it) gives the same grid.
+        assert_eq!(next_bar_line(1.0, 8.0, 4.0), 4.0);
+        assert_eq!(next_bar_line(5.8, 12.0, 4.0), 8.0);
+        assert_eq!(next_bar_line(4.0, 12.0, 4.0), 4.0);
     }
 
     #[test]

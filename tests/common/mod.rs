@@ -123,6 +123,8 @@ pub struct Song {
     pub stop_at_beats: Option<f64>,
     /// Played once each, the first time the playhead passes them.
     pub notes: Vec<InputNote>,
+    /// Report the next bar's start as the bar start, as Ardour 7 does.
+    pub bar_start_one_bar_ahead: bool,
 }
 
 impl Song {
@@ -134,6 +136,7 @@ impl Song {
             loop_beats: None,
             stop_at_beats: None,
             notes: Vec::new(),
+            bar_start_one_bar_ahead: false,
         }
     }
 
@@ -777,7 +780,12 @@ fn quantize(beats: f64) -> f64 {
 fn transport_event(time: u32, s: &State, song: &Song) -> TransportEvent {
     let (num, den) = song.time_signature;
     let bar_len = num as f64 * 4.0 / den as f64;
-    let bar = (s.pos_beats / bar_len).floor();
+    let bar = (s.pos_beats / bar_len).floor()
+        + if song.bar_start_one_bar_ahead {
+            1.0
+        } else {
+            0.0
+        };
     let mut flags = TransportFlags::HAS_TEMPO
         | TransportFlags::HAS_BEATS_TIMELINE
         | TransportFlags::HAS_SECONDS_TIMELINE

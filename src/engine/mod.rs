@@ -2,6 +2,8 @@
 //! never blocks on a queue the audio thread feeds.
 
 pub mod echo;
+pub mod model;
+pub mod onnx;
 pub mod runtime;
 pub mod worker;
 

@@ -1,5 +1,6 @@
 //! `cargo xtask test`: every check CI runs, in order.
 //!
+//! 0. `cargo xtask ort`: the ONNX Runtime library from PyPI, for the engine's tests.
 //! 1. `cargo test --workspace --features rt-alloc-check`: unit, property and integration tests,
 //!    the CLAP host harness included, with `process()` under nice-plug's allocation checker.
 //! 2. The same host harness against the bundled `target/bundled/Antiphon.clap`.
@@ -16,6 +17,8 @@ const RTSAN_GLOB_ROOT: &str = "/usr/lib";
 
 pub fn run(extra_args: Vec<String>) -> Result<()> {
     nice_plug_xtask::chdir_workspace_root()?;
+    // The engine's tests run the real ONNX Runtime, found in this cache.
+    crate::ort::fetch(crate::ort::Flavour::Cpu)?;
 
     let mut test = cargo();
     test.args(["test", "--workspace", "--features", "rt-alloc-check"])

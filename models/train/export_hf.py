@@ -1,0 +1,183 @@
+"""Convert a Hugging Face GPT2LMHeadModel checkpoint into an Antiphon model folder.
+
+    python export_hf.py CHECKPOINT_DIR --vocab vocab_amt.json --out OUT_DIR [--name NAME]
+
+CHECKPOINT_DIR is a saved transformers directory (config.json + weights): a
+released Anticipatory Music Transformer checkpoint or one of our own. OUT_DIR
+receives `model.onnx` (the KV-cache decoder of DESIGN.md §5, built by
+gpt2_onnx.py) and `model.json` (the model card fields the Rust engine reads).
+
+Why a hand-built graph and not torch.onnx.export: it decodes several times
+faster in ONNX Runtime and keeps `scale_attn_by_inverse_layer_idx` exactly (the
+factor is folded into the query weights); see README.md, "Decode speed".
+
+After writing the folder, the exporter checks ONNX Runtime against PyTorch on
+random token ids, (a) one full forward pass, (b) prefill + token-by-token decode
+with the KV cache, (c) a window slide (context full -> keep the newest tokens ->
+fresh prefill -> decode on), prints the max abs logit error of each, and exits
+with status 1 if any exceeds --tolerance (1e-4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import onnx
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gpt2_onnx  # noqa: E402
+
+FORMAT_VERSION = 1
+MAX_INLINE_BYTES = 1_800_000_000  # protobuf's 2 GB limit: larger models keep weights in model.onnx.data
+
+
+class ExportError(Exception):
+    pass
+
+
+def load_vocab(path: str) -> dict:
+    try:
+        with open(path) as f:
+            vocab = json.load(f)
+    except OSError as e:
+        raise ExportError(f"cannot read the vocabulary file {path}: {e.strerror}") from e
+    except json.JSONDecodeError as e:
+        raise ExportError(f"{path} is not valid JSON: {e}") from e
+    if not isinstance(vocab, dict) or "kind" not in vocab or not isinstance(vocab.get("vocab_size"), int):
+        raise ExportError(f"{path} is not a VocabSpec: it needs at least \"kind\" and an integer \"vocab_size\"")
+    return vocab
+
+
+def load_checkpoint(path: str, vocab: dict, vocab_path: str):
+    from transformers import GPT2LMHeadModel
+    if not os.path.isdir(path):
+        raise ExportError(f"checkpoint {path} is not a directory (expected a saved transformers model folder)")
+    if not os.path.exists(os.path.join(path, "config.json")):
+        raise ExportError(f"{path} has no config.json: save the model with save_pretrained, or write its GPT2Config")
+    with open(os.path.join(path, "config.json")) as f:
+        check_vocab_size(vocab, vocab_path, json.load(f).get("vocab_size"))  # fail before loading weights
+    try:
+        model = GPT2LMHeadModel.from_pretrained(path, attn_implementation="eager", dtype="float32")
+    except Exception as e:
+        raise ExportError(f"transformers could not load {path} as a GPT2LMHeadModel: {e}") from e
+    return model.eval()
+
+
+def check_vocab_size(vocab: dict, vocab_path: str, model_vocab_size):
+    if vocab["vocab_size"] != model_vocab_size:
+        raise ExportError(
+            f"vocabulary mismatch: {vocab_path} (kind {vocab['kind']!r}) has vocab_size {vocab['vocab_size']}, "
+            f"but the checkpoint has vocab_size {model_vocab_size}. Use the VocabSpec the model was trained "
+            f"with (music-large-800k has 55030 ids: the amt layout plus two task flags).")
+
+
+def model_card(name, cfg: gpt2_onnx.Gpt2Config, vocab, last_logits_only, args) -> dict:
+    inputs, outputs = gpt2_onnx.io_names(cfg.n_layer)
+    card = {
+        "name": name,
+        "format_version": FORMAT_VERSION,
+        "vocab": vocab,
+        "vocab_size": cfg.vocab_size,
+        "context_length": cfg.n_positions,
+        "num_layers": cfg.n_layer,
+        "num_heads": cfg.n_head,
+        "head_size": cfg.head_dim,
+        "hidden_size": cfg.n_embd,
+        "dtype": "float32",
+        "scale_attn_by_inverse_layer_idx": cfg.scale_attn_by_inverse_layer_idx,
+        "inputs": inputs,
+        "outputs": outputs,
+        "training_data": args.training_data,
+        "licence": args.licence,
+        "evaluation": {},
+    }
+    if last_logits_only:
+        card["logits"] = "last_position_only"  # logits are [batch, 1, vocab]; absent means [batch, seq, vocab]
+    if args.int8_block:
+        card["weight_quantization"] = f"int8, blocks of {args.int8_block} (com.microsoft.MatMulNBits)"
+    if args.evaluation:
+        with open(args.evaluation) as f:
+            card["evaluation"] = json.load(f)
+    return card
+
+
+def export(model, vocab: dict, out_dir: str, name: str, args) -> str:
+    """Writes out_dir/model.onnx and out_dir/model.json; returns the model.onnx path."""
+    cfg = gpt2_onnx.config_from_hf(model.config)
+    check_vocab_size(vocab, args.vocab, cfg.vocab_size)
+    weights = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
+    proto = gpt2_onnx.build_model(cfg, weights, attention=args.attention, last_logits_only=args.last_logits_only,
+                                  int8_block=args.int8_block)
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "model.onnx")
+    big = sum(p.numel() for p in model.parameters()) * 4 > MAX_INLINE_BYTES
+    onnx.save(proto, path, save_as_external_data=big, location="model.onnx.data" if big else None)
+    onnx.checker.check_model(path)
+    with open(os.path.join(out_dir, "model.json"), "w") as f:
+        json.dump(model_card(name, cfg, vocab, args.last_logits_only, args), f, indent=2)
+        f.write("\n")
+    return path
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("checkpoint", help="saved Hugging Face GPT2LMHeadModel directory")
+    ap.add_argument("--vocab", required=True, help="VocabSpec JSON (e.g. vocab_amt.json); copied into model.json")
+    ap.add_argument("--out", required=True, help="output model folder")
+    ap.add_argument("--name", help="model name (default: the output folder's name)")
+    ap.add_argument("--training-data", default="unknown", help="what the model was trained on, for model.json")
+    ap.add_argument("--licence", default="unknown", help="the model's licence, for model.json")
+    ap.add_argument("--evaluation", help="JSON file whose object becomes model.json's \"evaluation\"")
+    ap.add_argument("--attention", choices=gpt2_onnx.ATTENTION_KINDS, default="gqa",
+                    help="attention kernel: gqa (default, fastest), mha, or plain (standard ONNX ops only)")
+    ap.add_argument("--last-logits-only", action="store_true",
+                    help="emit logits for the last position only ([batch, 1, vocab]); faster prefill")
+    ap.add_argument("--int8-block", type=int, default=0, metavar="N",
+                    help="experimental: int8 weights in blocks of N (16, 32, 64, 128...; 0 = float32, the default). "
+                         "About 3x faster decode; logits then differ from PyTorch by ~1e-2")
+    ap.add_argument("--no-verify", action="store_true", help="skip the ONNX-vs-PyTorch check")
+    ap.add_argument("--tolerance", type=float,
+                    help="max abs logit error allowed (default 1e-4; with --int8-block no bound unless given)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the random verification sequence")
+    args = ap.parse_args(argv)
+    if args.int8_block and (args.int8_block < 16 or args.int8_block & (args.int8_block - 1)):
+        ap.error("--int8-block must be a power of two, at least 16")
+    if args.tolerance is None:
+        args.tolerance = float("inf") if args.int8_block else 1e-4
+    try:
+        vocab = load_vocab(args.vocab)
+        model = load_checkpoint(args.checkpoint, vocab, args.vocab)
+        name = args.name or os.path.basename(os.path.normpath(args.out))
+        path = export(model, vocab, args.out, name, args)
+    except (ExportError, ValueError) as e:
+        print(f"export_hf: error: {e}", file=sys.stderr)
+        return 2
+    size = sum(os.path.getsize(os.path.join(args.out, f)) for f in ("model.onnx", "model.onnx.data")
+               if os.path.exists(os.path.join(args.out, f)))
+    print(f"wrote {path} ({size / 2**20:.1f} MB with its weights) and model.json")
+    if args.no_verify:
+        return 0
+    import ort_check
+    errors = ort_check.verify(model, ort_check.make_session(path), seed=args.seed,
+                              shared_buffer=args.attention == "gqa")
+    for k, v in errors.items():
+        print(f"  {k:36s} max abs error {v:.2e}")
+    if args.int8_block:
+        kl, top1 = ort_check.mean_kl(model, ort_check.make_session(path), seed=args.seed)
+        print(f"  int8: mean KL(PyTorch || ONNX) {kl:.2e} nats per token, top-1 agreement {top1:.3f} "
+              f"(random ids: judge an int8 model by its held-out perplexity)")
+    worst = max(errors.values())
+    if worst > args.tolerance:
+        print(f"export_hf: error: ONNX logits differ from PyTorch by {worst:.2e} > {args.tolerance:.0e}",
+              file=sys.stderr)
+        return 1
+    print(f"verified: ONNX Runtime matches PyTorch within {args.tolerance:.0e}" if args.tolerance < float("inf")
+          else "int8 export written (no tolerance given, so no pass/fail)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,6 +9,7 @@ pub mod engine;
 pub mod messages;
 pub mod params;
 pub mod realtime;
+pub mod tokens;
 
 use engine::echo::EchoGenerator;
 use engine::Worker;

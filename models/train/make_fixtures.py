@@ -32,7 +32,7 @@ import export_hf  # noqa: E402
 import ort_check  # noqa: E402
 
 FIXTURES = os.path.normpath(os.path.join(HERE, "..", "..", "tests", "fixtures"))
-DEFAULTS = [("tiny-amt", "vocab_amt.json"), ("tiny-beats", "vocab_beats_provisional.json")]
+DEFAULTS = [("tiny-amt", "vocab_amt.json"), ("tiny-beats", "vocab_beats.json")]
 N_TRIPLES = 366          # 1 + 3 * 366 = 1099 tokens
 N_PREFIX = 20            # (a)
 N_DECODE = 40            # (b)

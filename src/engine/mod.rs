@@ -2,9 +2,11 @@
 //! never blocks on a queue the audio thread feeds.
 
 pub mod echo;
+pub mod generate;
 pub mod model;
 pub mod onnx;
 pub mod runtime;
+pub mod sampling;
 pub mod worker;
 
 pub use worker::{Policy, Worker, WorkerContext};

@@ -1,0 +1,381 @@
+//! Worker thread: the AMT generation loop (SPEC §8.1, §8.4) over any [`LanguageModel`].
+//!
+//! The model input is what the reference builds: the task flag, then the last tokens of the
+//! history with times re-based to the window's minimum, then the partial triple. A
+//! [`Feeder`] keeps what the model has cached and feeds only what is new, so the KV cache is
+//! reused whenever the new input extends the cached one, and rebuilt by one prefill when it does
+//! not (the window moved, or its time base changed).
+//!
+//! Two window policies: [`WindowPolicy::Reference`] slides by one triple once the history is
+//! full, exactly as the reference does (and rebuilds the cache every triple from then on);
+//! [`WindowPolicy::Hop`] keeps the window's start until it is full, then jumps ahead so the
+//! cache is rebuilt only every few hundred tokens (the authors' `caching` branch, SPEC §9).
+
+use super::model::{LanguageModel, ModelError};
+use super::sampling::{
+    apply_temperature, choose, mask_by_type, mask_instruments, mask_past_onsets, nucleus, Chooser,
+    Grammar, SamplingParams,
+};
+use crate::tokens::anticipation::anticipate;
+use crate::tokens::{ops, OpsError, Triple, VocabSpec};
+
+/// Tokens of history the reference keeps in the model input (SPEC §8.2: 339 triples).
+pub const REFERENCE_HISTORY_TOKENS: usize = 1017;
+
+/// Where the model input's window starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowPolicy {
+    /// The last 1017 tokens, every step (the reference; conformance).
+    Reference,
+    /// Keep the start until the history exceeds 1017 tokens, then keep only the last
+    /// `keep_tokens` (a multiple of 3); also jump when the window's time span no longer fits
+    /// the vocabulary.
+    Hop {
+        /// Tokens kept after a jump.
+        keep_tokens: usize,
+    },
+}
+
+/// Why generation stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    /// The model failed.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// A token operation failed (malformed input).
+    #[error("token operation failed: {0}")]
+    Tokens(#[from] OpsError),
+    /// The grammar left no token to choose.
+    #[error(
+        "no token is allowed at triple position {position} (current time {current_time} ticks)"
+    )]
+    NothingAllowed {
+        /// 0 time, 1 duration, 2 note.
+        position: usize,
+        /// The generation cursor.
+        current_time: i64,
+    },
+}
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Generation starts here (ticks); input events up to it form the prompt.
+    pub start_ticks: i64,
+    /// A sampled onset at or after this (ticks) ends generation and is discarded.
+    pub end_ticks: i64,
+    /// Input events (no REST needed). Those after `start_ticks` are anticipated as controls.
+    pub inputs: Vec<Triple>,
+    /// Control triples (events shifted into the control block), e.g. a melody.
+    pub controls: Vec<Triple>,
+    /// Controls earlier than this (ticks) are dropped. The reference drops those before tick 5
+    /// (SPEC §8.1 step 3, a unit slip); the product keeps them all (0).
+    pub drop_controls_before_ticks: i64,
+    /// Anticipation interval in ticks (SPEC §6).
+    pub delta_ticks: i64,
+    /// Temperature and top-p.
+    pub sampling: SamplingParams,
+    /// Grammar beyond the reference's masks.
+    pub grammar: Grammar,
+    /// Window policy.
+    pub window: WindowPolicy,
+    /// Stop after this many generated triples even if `end_ticks` is not reached.
+    pub max_new_triples: usize,
+}
+
+/// What came out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generated {
+    /// The whole interleaved sequence at the end (absolute times; RESTs and controls kept).
+    pub tokens: Vec<Triple>,
+    /// `sort(unpad(events of tokens) + future inputs)` (SPEC §8.1 step 8).
+    pub events: Vec<Triple>,
+    /// How many triples the model produced.
+    pub new_triples: usize,
+}
+
+/// Feeds a model only what extends what it already has.
+#[derive(Debug, Default)]
+pub struct Feeder {
+    /// What the model has consumed since its last reset. Invariant: equals the model's cache.
+    fed: Vec<u32>,
+    /// The last logits row, copied so it can be masked.
+    logits: Vec<f32>,
+    /// Cache rebuilds (prefills from empty) so far.
+    pub rebuilds: usize,
+}
+
+impl Feeder {
+    /// Returns logits for the token after `input`, feeding the model as little as possible.
+    pub fn logits(
+        &mut self,
+        model: &mut dyn LanguageModel,
+        input: &[u32],
+    ) -> Result<&mut [f32], ModelError> {
+        let extends = input.len() > self.fed.len() && input.starts_with(&self.fed);
+        let row = if extends {
+            model.feed(&input[self.fed.len()..])?
+        } else {
+            model.reset();
+            self.fed.clear();
+            self.rebuilds += 1;
+            model.feed(input)?
+        };
+        self.logits.clear();
+        self.logits.extend_from_slice(row);
+        self.fed.clear();
+        self.fed.extend_from_slice(input);
+        Ok(&mut self.logits)
+    }
+}
+
+/// The reference's `generate` (SPEC §8.1) with this crate's sampler.
+pub fn generate(
+    model: &mut dyn LanguageModel,
+    spec: &VocabSpec,
+    request: &Request,
+    chooser: &mut Chooser,
+) -> Result<Generated, GenerateError> {
+    let start = request.start_ticks;
+    let end = request.end_ticks;
+    let clipped = ops::clip(spec, &request.inputs, 0, start, false);
+    let prompt = ops::pad(
+        spec,
+        &clipped,
+        Some(start),
+        spec.rest_density_ticks() as i64,
+    )?;
+    let future = ops::clip(
+        spec,
+        &request.inputs,
+        start + 1,
+        ops::max_time(spec, &request.inputs, None),
+        false,
+    );
+    let controls = ops::clip(
+        spec,
+        &request.controls,
+        request.drop_controls_before_ticks,
+        ops::max_time(spec, &request.controls, None),
+        false,
+    );
+    let flag = if !controls.is_empty() || !future.is_empty() {
+        spec.anticipate()
+    } else {
+        spec.autoregress()
+    };
+    let mut pending = controls;
+    pending.extend(future.iter().map(|t| spec.to_control(*t)));
+    let pending = ops::sort(&pending);
+    let anticipated = anticipate(spec, &prompt, &pending, request.delta_ticks)?;
+    let mut tokens = anticipated.interleaved;
+    let pending = anticipated.unconsumed;
+    let mut next_pending = 0;
+    let mut current = ops::max_time(spec, &prompt, None);
+
+    let mut state = StepState::new(request.window);
+    let mut new_triples = 0;
+    while new_triples < request.max_new_triples {
+        while let Some(control) = pending.get(next_pending) {
+            if current < spec.time_of(control) - request.delta_ticks {
+                break;
+            }
+            tokens.push(*control);
+            next_pending += 1;
+        }
+        let new = state.add_triple(
+            model,
+            spec,
+            flag,
+            &tokens,
+            start.max(current),
+            request,
+            chooser,
+        )?;
+        let new_time = spec.time_of(&new);
+        if new_time >= end {
+            break;
+        }
+        tokens.push(new);
+        current = new_time;
+        new_triples += 1;
+    }
+
+    let (events, _) = ops::split(spec, &tokens);
+    let mut out = ops::unpad(spec, &events);
+    out.extend_from_slice(&future);
+    Ok(Generated {
+        events: ops::sort(&out),
+        tokens,
+        new_triples,
+    })
+}
+
+/// The reference's plain-autoregressive baseline `generate_ar` (SPEC §8.4), kept for
+/// conformance. It shares the reference's defect of returning back-filled inputs twice.
+pub fn generate_ar(
+    model: &mut dyn LanguageModel,
+    spec: &VocabSpec,
+    request: &Request,
+    chooser: &mut Chooser,
+) -> Result<Generated, GenerateError> {
+    let start = request.start_ticks;
+    let end = request.end_ticks;
+    let mut inputs = request.inputs.clone();
+    inputs.extend(request.controls.iter().map(|t| from_control(spec, *t)));
+    let inputs = ops::sort(&inputs);
+    let clipped = ops::clip(spec, &inputs, 0, start, false);
+    let mut tokens = ops::pad(
+        spec,
+        &clipped,
+        Some(start),
+        spec.rest_density_ticks() as i64,
+    )?;
+    let future = ops::clip(
+        spec,
+        &inputs,
+        start + 1,
+        ops::max_time(spec, &inputs, None),
+        false,
+    );
+    let mut next_future = 0;
+    let mut current = ops::max_time(spec, &tokens, None);
+
+    let mut state = StepState::new(request.window);
+    let mut new_triples = 0;
+    while new_triples < request.max_new_triples {
+        let new = state.add_triple(
+            model,
+            spec,
+            spec.autoregress(),
+            &tokens,
+            start.max(current),
+            request,
+            chooser,
+        )?;
+        let new_time = spec.time_of(&new);
+        if new_time >= end {
+            break;
+        }
+        current = new_time;
+        // Back-fill the inputs that belong before the new triple.
+        while let Some(event) = future.get(next_future) {
+            if current < spec.time_of(event) {
+                break;
+            }
+            tokens.push(*event);
+            next_future += 1;
+        }
+        tokens.push(new);
+        new_triples += 1;
+    }
+    if let Some(event) = future.get(next_future) {
+        tokens.push(*event);
+    }
+    let mut out = ops::unpad(spec, &tokens);
+    out.extend_from_slice(&future);
+    Ok(Generated {
+        events: ops::sort(&out),
+        tokens,
+        new_triples,
+    })
+}
+
+/// A control triple turned back into an event (27513 off every token, SPEC §8.4).
+fn from_control(spec: &VocabSpec, t: Triple) -> Triple {
+    let off = spec.control_offset();
+    Triple::from_raw(t.time.0 - off, t.duration.0 - off, t.note.0 - off)
+}
+
+/// What persists between triples: the window's start, the feeder and scratch buffers.
+struct StepState {
+    window: WindowPolicy,
+    /// Index (in triples) where the window starts, for [`WindowPolicy::Hop`].
+    window_start: usize,
+    feeder: Feeder,
+    input: Vec<u32>,
+    order: Vec<u32>,
+}
+
+impl StepState {
+    fn new(window: WindowPolicy) -> Self {
+        Self {
+            window,
+            window_start: 0,
+            feeder: Feeder::default(),
+            input: Vec::new(),
+            order: Vec::new(),
+        }
+    }
+
+    /// The reference's `add_token` (SPEC §8.2): one triple, three model evaluations.
+    #[allow(clippy::too_many_arguments)]
+    fn add_triple(
+        &mut self,
+        model: &mut dyn LanguageModel,
+        spec: &VocabSpec,
+        flag: u32,
+        tokens: &[Triple],
+        current_time: i64,
+        request: &Request,
+        chooser: &mut Chooser,
+    ) -> Result<Triple, GenerateError> {
+        let history = self.window_of(spec, tokens, current_time);
+        let offset = ops::min_time(spec, history, None);
+        self.input.clear();
+        self.input.push(flag);
+        for t in history {
+            self.input.extend_from_slice(&[
+                (t.time.0 as i64 - offset) as u32,
+                t.duration.0,
+                t.note.0,
+            ]);
+        }
+        let present: Vec<u32> = ops::get_instruments(spec, tokens)
+            .into_iter()
+            .map(|(code, _)| code)
+            .collect();
+
+        let mut new = [0u32; 3];
+        for (position, slot) in new.iter_mut().enumerate() {
+            let logits = self.feeder.logits(model, &self.input)?;
+            mask_by_type(logits, spec, position, &request.grammar);
+            match position {
+                0 => mask_past_onsets(logits, spec, current_time - offset),
+                2 => mask_instruments(logits, spec, &present, &request.grammar),
+                _ => {}
+            }
+            apply_temperature(logits, request.sampling.temperature);
+            nucleus(logits, request.sampling.top_p, &mut self.order);
+            let token = choose(logits, chooser).ok_or(GenerateError::NothingAllowed {
+                position,
+                current_time,
+            })?;
+            *slot = token;
+            self.input.push(token);
+        }
+        new[0] = (new[0] as i64 + offset) as u32;
+        Ok(Triple::from_raw(new[0], new[1], new[2]))
+    }
+
+    /// The history the model sees for the next triple.
+    fn window_of<'t>(&mut self, spec: &VocabSpec, tokens: &'t [Triple], now: i64) -> &'t [Triple] {
+        let limit = REFERENCE_HISTORY_TOKENS / 3;
+        match self.window {
+            WindowPolicy::Reference => &tokens[tokens.len().saturating_sub(limit)..],
+            WindowPolicy::Hop { keep_tokens } => {
+                if tokens.len() - self.window_start.min(tokens.len()) > limit {
+                    self.window_start = tokens.len() - (keep_tokens / 3).min(limit);
+                }
+                // Re-base so every time in the window, and the cursor, fits the vocabulary.
+                let span_limit = spec.max_time() as i64 - 1;
+                while self.window_start < tokens.len()
+                    && now - ops::min_time(spec, &tokens[self.window_start..], None) > span_limit
+                {
+                    self.window_start += 1;
+                }
+                &tokens[self.window_start.min(tokens.len())..]
+            }
+        }
+    }
+}

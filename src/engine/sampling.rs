@@ -1,0 +1,276 @@
+//! Worker thread: turning one row of logits into one token under the AMT grammar (SPEC §8.2).
+//!
+//! Pure functions of the logits, the grammar state and a seeded RNG: (model, input, parameters,
+//! seed) always give the same tokens. Masks set banned ids to −∞ in place.
+
+use crate::tokens::{SplitMix64, VocabSpec};
+
+/// The reference bans absent instruments once this many are present (REST and controls count;
+/// SPEC §8.2: 16 minus one reserved for drums).
+pub const REFERENCE_INSTRUMENT_CAP: usize = 15;
+
+/// Which tokens may follow, beyond what the reference allows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grammar {
+    /// Whether REST may only be the note of a rest triple. The reference also lets it escape
+    /// as a time or a duration (SPEC §8.3), which corrupts a run; Antiphon does not.
+    pub rest_only_as_note: bool,
+    /// If set, the only instrument codes new notes may use (the Instrument parameter).
+    pub allowed_instruments: Option<Vec<u32>>,
+}
+
+impl Grammar {
+    /// Exactly the reference's masks, for conformance.
+    pub fn reference() -> Self {
+        Self {
+            rest_only_as_note: false,
+            allowed_instruments: None,
+        }
+    }
+
+    /// What the product uses: REST only as a rest triple.
+    pub fn product(allowed_instruments: Option<Vec<u32>>) -> Self {
+        Self {
+            rest_only_as_note: true,
+            allowed_instruments,
+        }
+    }
+}
+
+/// How to pick a token from the masked distribution.
+#[derive(Debug, Clone)]
+pub enum Chooser {
+    /// The first most probable token (the conformance fixtures' stand-in for sampling).
+    Greedy,
+    /// Draw from the distribution with a seeded generator.
+    Sample(SplitMix64),
+}
+
+/// Sampling parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SamplingParams {
+    /// Logits are divided by this before the nucleus filter; 1 leaves them as they are.
+    pub temperature: f32,
+    /// Nucleus threshold in (0, 1]; 1 keeps everything.
+    pub top_p: f32,
+}
+
+impl Default for SamplingParams {
+    fn default() -> Self {
+        Self {
+            temperature: 1.0,
+            top_p: 1.0,
+        }
+    }
+}
+
+/// Bans, for the token at `position` (0 time, 1 duration, 2 note) of a triple, every id of the
+/// wrong type, every control and every special token (SPEC §8.2 `safe_logits`).
+pub fn mask_by_type(logits: &mut [f32], spec: &VocabSpec, position: usize, grammar: &Grammar) {
+    let times = spec.time_offset() as usize..(spec.time_offset() + spec.max_time()) as usize;
+    let durations =
+        spec.duration_offset() as usize..(spec.duration_offset() + spec.max_duration()) as usize;
+    let notes = spec.note_offset() as usize
+        ..(spec.note_offset() + spec.max_pitch() * spec.num_instruments()) as usize;
+    ban(logits, spec.control_offset() as usize..logits.len());
+    match position {
+        0 => {
+            ban(logits, durations);
+            ban(logits, notes);
+        }
+        1 => {
+            ban(logits, times);
+            ban(logits, notes);
+        }
+        _ => {
+            ban(logits, times);
+            ban(logits, durations);
+        }
+    }
+    if grammar.rest_only_as_note && position != 2 {
+        ban(logits, spec.rest() as usize..spec.rest() as usize + 1);
+    }
+}
+
+/// Bans onsets before `current_time_ticks` (relative to the window; SPEC §8.2 `future_logits`).
+/// Like the reference, the ban is a prefix of the id space, so a time past the vocabulary's
+/// range bans durations too and leaves only REST (or nothing, under the product grammar).
+pub fn mask_past_onsets(logits: &mut [f32], spec: &VocabSpec, current_time_ticks: i64) {
+    if current_time_ticks > 0 {
+        let end = (spec.time_offset() as i64 + current_time_ticks).min(logits.len() as i64);
+        ban(logits, spec.time_offset() as usize..end as usize);
+    }
+}
+
+/// Bans the notes of instruments that may not play: absent ones once `present` (with REST and
+/// controls counted, as `get_instruments` does) reaches the cap, and, under the product grammar,
+/// every one outside the allow-list.
+pub fn mask_instruments(logits: &mut [f32], spec: &VocabSpec, present: &[u32], grammar: &Grammar) {
+    let pitches = spec.max_pitch() as usize;
+    let note_range = |code: u32| {
+        let start = spec.note_offset() as usize + code as usize * pitches;
+        start..start + pitches
+    };
+    if present.len() >= REFERENCE_INSTRUMENT_CAP {
+        for code in 0..spec.num_instruments() {
+            if !present.contains(&code) {
+                ban(logits, note_range(code));
+            }
+        }
+    }
+    if let Some(allowed) = &grammar.allowed_instruments {
+        for code in 0..spec.num_instruments() {
+            if !allowed.contains(&code) {
+                ban(logits, note_range(code));
+            }
+        }
+    }
+}
+
+/// Divides logits by `temperature` (skipped at 1 so the reference path is bit-exact).
+pub fn apply_temperature(logits: &mut [f32], temperature: f32) {
+    if temperature != 1.0 {
+        let t = temperature.max(1e-3);
+        for x in logits.iter_mut() {
+            *x /= t;
+        }
+    }
+}
+
+/// The nucleus filter (SPEC §8.2, the Hugging Face recipe): keep the smallest set of most
+/// probable tokens whose probability reaches `top_p`, and always the most probable one.
+/// `order` is scratch space reused across calls.
+pub fn nucleus(logits: &mut [f32], top_p: f32, order: &mut Vec<u32>) {
+    if top_p >= 1.0 {
+        return;
+    }
+    order.clear();
+    order.extend(0..logits.len() as u32);
+    // Descending by logit; ties by id so the result is deterministic.
+    order.sort_unstable_by(|&a, &b| {
+        logits[b as usize]
+            .total_cmp(&logits[a as usize])
+            .then(a.cmp(&b))
+    });
+    let max = logits[order[0] as usize];
+    if max == f32::NEG_INFINITY {
+        return;
+    }
+    let total: f32 = logits.iter().map(|&x| (x - max).exp()).sum();
+    let mut cumulative = 0.0f32;
+    let mut removing = false;
+    for &id in order.iter() {
+        let x = &mut logits[id as usize];
+        let p = (*x - max).exp() / total;
+        if removing {
+            *x = f32::NEG_INFINITY;
+        }
+        cumulative += p;
+        // The token that crosses the threshold stays; everything after it goes.
+        if cumulative > top_p {
+            removing = true;
+        }
+    }
+}
+
+/// Picks a token from masked logits. `None` if every id is banned.
+pub fn choose(logits: &[f32], chooser: &mut Chooser) -> Option<u32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if max == f32::NEG_INFINITY {
+        return None;
+    }
+    match chooser {
+        Chooser::Greedy => logits.iter().position(|&x| x == max).map(|i| i as u32),
+        Chooser::Sample(rng) => {
+            let total: f64 = logits.iter().map(|&x| ((x - max) as f64).exp()).sum();
+            let mut target = rng.next_f64() * total;
+            let mut last_allowed = None;
+            for (i, &x) in logits.iter().enumerate() {
+                if x == f32::NEG_INFINITY {
+                    continue;
+                }
+                last_allowed = Some(i as u32);
+                target -= ((x - max) as f64).exp();
+                if target < 0.0 {
+                    return Some(i as u32);
+                }
+            }
+            last_allowed
+        }
+    }
+}
+
+fn ban(logits: &mut [f32], range: std::ops::Range<usize>) {
+    let end = range.end.min(logits.len());
+    if range.start < end {
+        logits[range.start..end].fill(f32::NEG_INFINITY);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ids a mask left finite, as half-open ranges (units.json's form).
+    fn allowed_ranges(logits: &[f32]) -> Vec<[usize; 2]> {
+        let mut out: Vec<[usize; 2]> = Vec::new();
+        for (i, x) in logits.iter().enumerate() {
+            if x.is_finite() {
+                match out.last_mut() {
+                    Some(r) if r[1] == i => r[1] = i + 1,
+                    _ => out.push([i, i + 1]),
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn product_grammar_keeps_rest_out_of_times_and_durations() {
+        let spec = VocabSpec::amt();
+        for position in 0..3 {
+            let mut logits = vec![0.0f32; spec.vocab_size() as usize];
+            mask_by_type(&mut logits, &spec, position, &Grammar::product(None));
+            assert_eq!(logits[spec.rest() as usize].is_finite(), position == 2);
+        }
+    }
+
+    #[test]
+    fn allow_list_leaves_only_its_instruments() {
+        let spec = VocabSpec::amt();
+        let mut logits = vec![0.0f32; spec.vocab_size() as usize];
+        mask_by_type(&mut logits, &spec, 2, &Grammar::product(Some(vec![40])));
+        mask_instruments(&mut logits, &spec, &[], &Grammar::product(Some(vec![40])));
+        let start = 11000 + 40 * 128;
+        assert_eq!(
+            allowed_ranges(&logits),
+            vec![[start, start + 128], [27512, 27513]]
+        );
+    }
+
+    #[test]
+    fn nucleus_keeps_the_top_token_at_zero() {
+        let mut logits = vec![1.0f32, 3.0, 2.0];
+        nucleus(&mut logits, 0.0, &mut Vec::new());
+        assert_eq!(allowed_ranges(&logits), vec![[1, 2]]);
+    }
+
+    #[test]
+    fn sampling_is_repeatable_for_a_seed() {
+        let logits: Vec<f32> = (0..100).map(|i| (i % 7) as f32).collect();
+        let draw = |seed| {
+            let mut chooser = Chooser::Sample(SplitMix64::new(seed));
+            (0..20)
+                .map(|_| choose(&logits, &mut chooser).unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(draw(7), draw(7));
+        assert_ne!(draw(7), draw(8));
+    }
+
+    #[test]
+    fn everything_banned_gives_none() {
+        let logits = vec![f32::NEG_INFINITY; 4];
+        assert_eq!(choose(&logits, &mut Chooser::Greedy), None);
+    }
+}

@@ -92,6 +92,9 @@ pub struct Generated {
     pub events: Vec<Triple>,
     /// How many triples the model produced.
     pub new_triples: usize,
+    /// Every id the sampler chose, in order (time ids relative to their window's offset, as
+    /// the conformance traces record them).
+    pub choices: Vec<u32>,
 }
 
 /// Feeds a model only what extends what it already has.
@@ -208,6 +211,7 @@ pub fn generate(
         events: ops::sort(&out),
         tokens,
         new_triples,
+        choices: state.choices,
     })
 }
 
@@ -278,6 +282,7 @@ pub fn generate_ar(
         events: ops::sort(&out),
         tokens,
         new_triples,
+        choices: state.choices,
     })
 }
 
@@ -295,6 +300,7 @@ struct StepState {
     feeder: Feeder,
     input: Vec<u32>,
     order: Vec<u32>,
+    choices: Vec<u32>,
 }
 
 impl StepState {
@@ -305,6 +311,7 @@ impl StepState {
             feeder: Feeder::default(),
             input: Vec::new(),
             order: Vec::new(),
+            choices: Vec::new(),
         }
     }
 
@@ -352,6 +359,7 @@ impl StepState {
                 current_time,
             })?;
             *slot = token;
+            self.choices.push(token);
             self.input.push(token);
         }
         new[0] = (new[0] as i64 + offset) as u32;

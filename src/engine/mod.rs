@@ -2,6 +2,7 @@
 //! never blocks on a queue the audio thread feeds.
 
 pub mod echo;
+pub mod fake;
 pub mod generate;
 pub mod model;
 pub mod onnx;

@@ -95,6 +95,10 @@ pub struct Generated {
     /// Every id the sampler chose, in order (time ids relative to their window's offset, as
     /// the conformance traces record them).
     pub choices: Vec<u32>,
+    /// The triples the model produced and kept, in order (absolute times; RESTs included).
+    pub sampled: Vec<Triple>,
+    /// Times the model's cache was rebuilt from empty.
+    pub cache_rebuilds: usize,
 }
 
 /// Feeds a model only what extends what it already has.
@@ -200,6 +204,7 @@ pub fn generate(
             break;
         }
         tokens.push(new);
+        state.sampled.push(new);
         current = new_time;
         new_triples += 1;
     }
@@ -211,7 +216,9 @@ pub fn generate(
         events: ops::sort(&out),
         tokens,
         new_triples,
+        cache_rebuilds: state.feeder.rebuilds,
         choices: state.choices,
+        sampled: state.sampled,
     })
 }
 
@@ -271,6 +278,7 @@ pub fn generate_ar(
             next_future += 1;
         }
         tokens.push(new);
+        state.sampled.push(new);
         new_triples += 1;
     }
     if let Some(event) = future.get(next_future) {
@@ -282,7 +290,9 @@ pub fn generate_ar(
         events: ops::sort(&out),
         tokens,
         new_triples,
+        cache_rebuilds: state.feeder.rebuilds,
         choices: state.choices,
+        sampled: state.sampled,
     })
 }
 
@@ -301,6 +311,7 @@ struct StepState {
     input: Vec<u32>,
     order: Vec<u32>,
     choices: Vec<u32>,
+    sampled: Vec<Triple>,
 }
 
 impl StepState {
@@ -312,6 +323,7 @@ impl StepState {
             input: Vec::new(),
             order: Vec::new(),
             choices: Vec::new(),
+            sampled: Vec::new(),
         }
     }
 

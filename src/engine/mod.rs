@@ -8,6 +8,7 @@ pub mod model;
 pub mod onnx;
 pub mod runtime;
 pub mod sampling;
+pub mod tasks;
 pub mod worker;
 
 pub use worker::{Policy, Worker, WorkerContext};

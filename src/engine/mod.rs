@@ -1,6 +1,7 @@
 //! Worker thread: everything that decides what to play. It may allocate, lock and sleep, but it
 //! never blocks on a queue the audio thread feeds.
 
+pub mod default_model;
 pub mod echo;
 pub mod fake;
 pub mod generate;

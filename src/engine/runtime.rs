@@ -86,9 +86,9 @@ static RUNTIME: OnceLock<Result<Runtime, RuntimeError>> = OnceLock::new();
 
 /// Loads ONNX Runtime on first use and returns it; later calls return the same result.
 ///
-/// The library is looked for, in order: `ANTIPHON_ORT_LIB`; beside the binary that contains
-/// Antiphon (the plugin's `.so`/`.clap`, or the `antiphon` program); the `cargo xtask ort`
-/// cache. The first file that exists is the one used: a bad file is reported, not skipped,
+/// The library is looked for, in order: `ANTIPHON_ORT_LIB` (alone, when set); beside the
+/// binary that contains Antiphon (the plugin's `.so`/`.clap`, or the `antiphon` program); the
+/// `cargo xtask ort` cache. The first file that exists is the one used: a bad file is reported, not skipped,
 /// so the error names what the user pointed at.
 pub fn runtime() -> Result<&'static Runtime, RuntimeError> {
     RUNTIME
@@ -97,11 +97,13 @@ pub fn runtime() -> Result<&'static Runtime, RuntimeError> {
         .map_err(Clone::clone)
 }
 
-/// Every place [`runtime`] looks, in order.
+/// Every place [`runtime`] looks, in order. A set `ANTIPHON_ORT_LIB` is the only place: the
+/// user named that file, and silently using another would hide their mistake.
 pub fn candidates() -> Vec<(LibrarySource, PathBuf)> {
     let mut out = Vec::new();
     if let Some(path) = std::env::var_os(ORT_LIBRARY_ENV).filter(|p| !p.is_empty()) {
         out.push((LibrarySource::Environment, PathBuf::from(path)));
+        return out;
     }
     if let Some(dir) = own_binary_dir() {
         out.push((LibrarySource::BesideBinary, dir.join(ORT_LIBRARY_NAME)));

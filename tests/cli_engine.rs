@@ -1,0 +1,253 @@
+//! `antiphon continue | accompany | infill | info | bench` end to end, on the fixture models
+//! and real MIDI files: repeatable output for a seed, answers where they belong, and a clear
+//! message with a documented exit code for every bad input.
+
+use antiphon::tokens::midi::read_notes;
+use antiphon::tokens::GmInstrument;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn antiphon() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_antiphon"))
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// A song from the CC0 OpenScore Lieder (voice on track 1, piano on tracks 2–3).
+fn song() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/openscore/lieder/Abbott_Jane_Bingham_Just_for_Today.mid")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("antiphon-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn run(args: &[&str]) -> Output {
+    antiphon().args(args).output().expect("run antiphon")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn accompaniment_is_repeatable_for_a_seed_and_stays_off_the_melody() {
+    let model = fixture("tiny-beats");
+    let (a, b) = (scratch("acc-a.mid"), scratch("acc-b.mid"));
+    let mut produced = false;
+    for seed in ["3", "10", "11"] {
+        for out in [&a, &b] {
+            let res = run(&[
+                "accompany",
+                path(&song()),
+                "-o",
+                path(out),
+                "--model",
+                path(&model),
+                "--seed",
+                seed,
+                "--bars",
+                "16",
+                "--temperature",
+                "0.3",
+                "--only-new",
+            ]);
+            assert!(res.status.success(), "{}", stderr(&res));
+        }
+        let bytes = std::fs::read(&a).unwrap();
+        assert_eq!(
+            bytes,
+            std::fs::read(&b).unwrap(),
+            "seed {seed}: same seed, same MIDI"
+        );
+        let (notes, _) = read_notes(&bytes).unwrap();
+        // The melody is the voice (oboe, program 68 → the reed family); the answer avoids it.
+        for n in &notes {
+            assert!(
+                !matches!(n.instrument, GmInstrument::Program(64..=71)),
+                "seed {seed}: accompaniment in the melody's instrument: {n:?}"
+            );
+        }
+        produced |= !notes.is_empty();
+    }
+    assert!(produced, "no seed produced any accompaniment");
+}
+
+#[test]
+fn continuation_and_infill_write_valid_midi_repeatably() {
+    let model = fixture("tiny-beats");
+    let input = song();
+    for (cmd, extra) in [
+        ("continue", vec!["--bars", "8"]),
+        ("infill", vec!["--from-bar", "3", "--to-bar", "6"]),
+    ] {
+        let mut outputs = Vec::new();
+        for i in 0..2 {
+            let out = scratch(&format!("{cmd}-{i}.mid"));
+            let mut args = vec![cmd, path(&input), "-o", path(&out), "--model", path(&model)];
+            args.extend(["--seed", "7", "--temperature", "0.3"]);
+            args.extend(extra.iter().copied());
+            let res = run(&args);
+            assert!(res.status.success(), "{cmd}: {}", stderr(&res));
+            outputs.push(std::fs::read(&out).unwrap());
+        }
+        assert_eq!(outputs[0], outputs[1], "{cmd}: same seed, same MIDI");
+        let (notes, _) = read_notes(&outputs[0]).unwrap();
+        assert!(
+            notes.len() > 100,
+            "{cmd}: the input notes are kept around the answer"
+        );
+    }
+}
+
+#[test]
+fn a_corrupt_onnx_file_exits_5() {
+    let dir = scratch("corrupt-model");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixture("tiny-beats/model.json"), dir.join("model.json")).unwrap();
+    std::fs::write(dir.join("model.onnx"), b"not an onnx file at all").unwrap();
+    let res = run(&[
+        "accompany",
+        path(&song()),
+        "-o",
+        path(&scratch("x.mid")),
+        "--model",
+        path(&dir),
+    ]);
+    assert_eq!(res.status.code(), Some(5), "{}", stderr(&res));
+    assert!(stderr(&res).contains("ONNX Runtime"), "{}", stderr(&res));
+}
+
+#[test]
+fn a_model_json_that_disagrees_exits_5_and_names_the_field() {
+    let dir = scratch("wrong-json");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixture("tiny-beats/model.onnx"), dir.join("model.onnx")).unwrap();
+    let text = std::fs::read_to_string(fixture("tiny-beats/model.json")).unwrap();
+    let mut spec: serde_json::Value = serde_json::from_str(&text).unwrap();
+    spec["vocab_size"] = 1234.into();
+    std::fs::write(dir.join("model.json"), spec.to_string()).unwrap();
+    let res = run(&[
+        "continue",
+        path(&song()),
+        "-o",
+        path(&scratch("y.mid")),
+        "--model",
+        path(&dir),
+    ]);
+    assert_eq!(res.status.code(), Some(5), "{}", stderr(&res));
+    assert!(stderr(&res).contains("vocab_size"), "{}", stderr(&res));
+}
+
+#[test]
+fn a_missing_runtime_library_exits_6_with_the_fix() {
+    let res = antiphon()
+        .args(["info", path(&fixture("tiny-beats"))])
+        .env("ANTIPHON_ORT_LIB", "/nonexistent/libonnxruntime.so.1.31.1")
+        .output()
+        .unwrap();
+    assert_eq!(res.status.code(), Some(6), "{}", stderr(&res));
+    let text = stderr(&res);
+    assert!(
+        text.contains("not found") && text.contains("cargo xtask ort"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_midi_file_without_notes_exits_4() {
+    let file = scratch("empty.mid");
+    // A valid type-0 file: a tempo and the end of the track, no notes.
+    let bytes: Vec<u8> = [
+        b"MThd".as_slice(),
+        &[0, 0, 0, 6, 0, 0, 0, 1, 1, 224],
+        b"MTrk",
+        &[
+            0, 0, 0, 11, 0, 0xFF, 0x51, 3, 7, 0xA1, 0x20, 0, 0xFF, 0x2F, 0,
+        ],
+    ]
+    .concat();
+    std::fs::write(&file, bytes).unwrap();
+    let res = run(&[
+        "continue",
+        path(&file),
+        "-o",
+        path(&scratch("z.mid")),
+        "--model",
+        path(&fixture("tiny-beats")),
+    ]);
+    assert_eq!(res.status.code(), Some(4), "{}", stderr(&res));
+    assert!(stderr(&res).contains("no notes"), "{}", stderr(&res));
+}
+
+#[test]
+fn garbage_instead_of_midi_exits_3() {
+    let file = scratch("garbage.mid");
+    std::fs::write(&file, b"MThd this is not really a MIDI file").unwrap();
+    let res = run(&[
+        "continue",
+        path(&file),
+        "-o",
+        path(&scratch("w.mid")),
+        "--model",
+        path(&fixture("tiny-beats")),
+    ]);
+    assert_eq!(res.status.code(), Some(3), "{}", stderr(&res));
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    let res = run(&[
+        "continue",
+        path(&song()),
+        "-o",
+        "/dev/null",
+        "--model",
+        path(&fixture("tiny-beats")),
+        "--temperature",
+        "9",
+    ]);
+    assert_eq!(res.status.code(), Some(2), "{}", stderr(&res));
+    let res = run(&["continue"]);
+    assert_eq!(res.status.code(), Some(2));
+}
+
+#[test]
+fn info_and_bench_describe_the_model() {
+    let res = run(&["info", path(&fixture("tiny-amt"))]);
+    assert!(res.status.success(), "{}", stderr(&res));
+    let text = String::from_utf8_lossy(&res.stdout);
+    assert!(text.contains("55028 ids") && text.contains("CPU"), "{text}");
+
+    let res = run(&[
+        "bench",
+        path(&fixture("tiny-beats")),
+        "--decode-tokens",
+        "64",
+    ]);
+    assert!(res.status.success(), "{}", stderr(&res));
+    let report: serde_json::Value = serde_json::from_slice(&res.stdout).unwrap();
+    for key in [
+        "runtime_path",
+        "runtime_version",
+        "execution_provider",
+        "prefill_ms",
+        "decode_tokens_per_s",
+        "first_note_ms",
+    ] {
+        assert!(!report[key].is_null(), "bench JSON lacks {key}: {report}");
+    }
+    assert_eq!(report["runtime_version"], "1.31.1");
+    assert_eq!(report["prefill_tokens"], 1023);
+}

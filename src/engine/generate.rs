@@ -119,7 +119,11 @@ impl Feeder {
         model: &mut dyn LanguageModel,
         input: &[u32],
     ) -> Result<&mut [f32], ModelError> {
-        let extends = input.len() > self.fed.len() && input.starts_with(&self.fed);
+        // The model may have been used elsewhere since: trust its cache only if it holds
+        // exactly what this feeder gave it.
+        let extends = model.cached_len() == self.fed.len()
+            && input.len() > self.fed.len()
+            && input.starts_with(&self.fed);
         let row = if extends {
             model.feed(&input[self.fed.len()..])?
         } else {
@@ -397,5 +401,27 @@ impl StepState {
                 &tokens[self.window_start.min(tokens.len())..]
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::fake::FakeModel;
+
+    #[test]
+    fn feeder_rebuilds_a_cache_it_did_not_fill() {
+        let mut model = FakeModel::amt();
+        model.feed(&[55026, 0, 10000]).unwrap();
+        let mut feeder = Feeder::default();
+        feeder.logits(&mut model, &[55026, 5]).unwrap();
+        assert_eq!(
+            model.cached_len(),
+            2,
+            "a foreign cache is replaced, not extended"
+        );
+        feeder.logits(&mut model, &[55026, 5, 10010]).unwrap();
+        assert_eq!(model.cached_len(), 3);
+        assert_eq!(feeder.rebuilds, 1);
     }
 }

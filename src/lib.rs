@@ -12,7 +12,8 @@ pub mod realtime;
 pub mod tokens;
 
 use engine::echo::EchoGenerator;
-use engine::Worker;
+use engine::responder::Responder;
+use engine::{Policy, Worker};
 use messages::{Queues, Status};
 use nice_plug::midi::{Channel, Key, VoiceID};
 use nice_plug::prelude::*;
@@ -108,13 +109,9 @@ impl Plugin for Antiphon {
             queues,
             self.params.clone(),
             self.status.clone(),
-            Box::new(EchoGenerator::new()),
+            chosen_policy(),
         ) {
-            Ok(worker) => {
-                self.status
-                    .set_engine_line("Test generator: echoes each phrase an octave up");
-                self.worker = Some(worker);
-            }
+            Ok(worker) => self.worker = Some(worker),
             Err(err) => {
                 // Without a worker the plugin still passes MIDI through.
                 self.status
@@ -210,6 +207,19 @@ fn flush_subnormals(buffer: &mut Buffer) {
                 *sample = 0.0;
             }
         }
+    }
+}
+
+/// Environment variable that picks the worker's policy: `echo` answers each phrase with itself
+/// an octave up, one bar later, with no model — a deterministic check of the note path in a
+/// host (the tests use it). Anything else, or nothing, runs the model.
+pub const POLICY_ENV: &str = "ANTIPHON_POLICY";
+
+/// The worker's policy: the model, or the echo diagnostic (see [`POLICY_ENV`]).
+fn chosen_policy() -> Box<dyn Policy> {
+    match std::env::var(POLICY_ENV).as_deref() {
+        Ok("echo") => Box::new(EchoGenerator::new()),
+        _ => Box::new(Responder::new()),
     }
 }
 

@@ -90,9 +90,14 @@ pub enum ToWorker {
 pub enum ToAudio {
     /// Play this note when the playhead reaches it.
     Play(PlannedNote),
+    /// Play this note on the next pass: it waits until the playhead jumps back (a host loop)
+    /// and plays then if it lies ahead. Lets an answer for a loop be ready before the jump.
+    PlayNextPass(PlannedNote),
     /// Forget every planned note that has not started (a new answer replaces it). Sounding notes
     /// still end at their planned time.
     CancelPlanned,
+    /// Forget every note waiting for the next pass.
+    CancelNextPass,
 }
 
 /// Both ends of both queues, made once per activation.
@@ -145,6 +150,12 @@ pub struct Status {
     pub bar_start_beats: AtomicF64,
     /// Length of a bar in quarter notes.
     pub bar_len_beats: AtomicF64,
+    /// Whether the host loops.
+    pub loop_active: AtomicBool,
+    /// Start of the host's loop, in quarter notes.
+    pub loop_start_beats: AtomicF64,
+    /// End of the host's loop, in quarter notes.
+    pub loop_end_beats: AtomicF64,
     /// Planned notes whose time had passed when they reached the scheduler.
     pub missed_deadlines: AtomicU64,
     /// Messages the audio thread dropped because the worker's queue was full.
@@ -155,6 +166,8 @@ pub struct Status {
     pub notes_played: AtomicU64,
     /// Answers the worker has produced.
     pub answers: AtomicU64,
+    /// Milliseconds from the last window's close to its first answer note being scheduled.
+    pub last_latency_ms: AtomicF64,
     /// Worker-side text for the editor: what generates, and how fast.
     pub engine_line: Mutex<String>,
     /// Worker-side text for the editor: the last error, empty if none.

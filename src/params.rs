@@ -4,7 +4,8 @@
 //! Ranges are functions so the editor and the command line share them.
 
 use nice_plug::prelude::*;
-use std::sync::Arc;
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, RwLock};
 
 /// What Antiphon does with what it hears.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,6 +182,45 @@ pub struct AntiphonParams {
     /// A trigger: switching it on asks for a new answer now.
     #[id = "regenerate"]
     pub regenerate: BoolParam,
+
+    /// The model folder the user chose in the editor; empty for the built-in model. Saved with
+    /// the project; read by the worker, written by the editor.
+    #[persist = "model-folder"]
+    pub model_folder: Arc<RwLock<String>>,
+    /// The last answer and what it answered. Saved with the project, so reopening it plays
+    /// the same answer; written by the worker.
+    #[persist = "last-answer"]
+    pub last_answer: Arc<RwLock<SavedAnswer>>,
+}
+
+/// A note as saved with the project, in song beats.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SavedNote {
+    /// Song position of the note-on, in quarter notes.
+    pub onset_beats: f64,
+    /// Length in quarter notes.
+    pub duration_beats: f64,
+    /// MIDI key.
+    pub key: u8,
+    /// Velocity 1–127.
+    pub velocity: u8,
+    /// General MIDI program (128 for drums).
+    pub program: u8,
+}
+
+/// What Antiphon last played and what it heard, saved with the project.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SavedAnswer {
+    /// `continue` or `accompany`; empty when nothing was answered yet.
+    pub mode: String,
+    /// Where the heard phrase or recorded window starts, in song beats.
+    pub window_start_beats: f64,
+    /// Length of the recorded window (Accompany), in beats; 0 for Continue.
+    pub window_len_beats: f64,
+    /// What Antiphon heard.
+    pub heard: Vec<SavedNote>,
+    /// What it answered.
+    pub answer: Vec<SavedNote>,
 }
 
 impl Default for AntiphonParams {
@@ -225,6 +265,8 @@ impl Default for AntiphonParams {
             out_channel: IntParam::new("Output channel", 1, out_channel_range()),
             freeze: BoolParam::new("Freeze", false),
             regenerate: BoolParam::new("Regenerate", false),
+            model_folder: Arc::new(RwLock::new(String::new())),
+            last_answer: Arc::new(RwLock::new(SavedAnswer::default())),
         }
     }
 }

@@ -11,6 +11,14 @@ use common::{Blocks, Host, InputNote, Layout, Playback, Song};
 /// One beat at 100 bpm and 48 kHz, in samples.
 const BEAT_AT_100: u64 = 28_800;
 
+/// Every test here checks the note path with the echo diagnostic, which answers without a
+/// model; `tests/plugin_answers.rs` runs the model.
+fn echo_host(layout: Layout) -> Host {
+    // SAFETY (of the environment): every test of this binary sets the same value.
+    std::env::set_var("ANTIPHON_POLICY", "echo");
+    Host::load(layout)
+}
+
 fn note(on_beats: f64, off_beats: f64, key: u8) -> InputNote {
     InputNote {
         on_beats,
@@ -39,7 +47,7 @@ fn suite_runs_with_the_allocation_checker() {
 
 #[test]
 fn passes_input_through_at_its_sample_offsets() {
-    let mut host = Host::load(Layout::Stereo);
+    let mut host = echo_host(Layout::Stereo);
     let rec = host.play(&phrase_song(), Playback::seconds(2.0, 512));
     let ons: Vec<(u64, u8)> = rec
         .note_ons()
@@ -57,7 +65,7 @@ fn passes_input_through_at_its_sample_offsets() {
 
 #[test]
 fn echoes_the_phrase_an_octave_up_at_exact_samples() {
-    let mut host = Host::load(Layout::Stereo);
+    let mut host = echo_host(Layout::Stereo);
     // Phrase ends at the bar line at beat 4; the echo starts one bar later, at beat 8.
     let rec = host.play(&phrase_song(), Playback::seconds(7.0, 512));
     let generated: Vec<(u64, bool, u8)> = rec
@@ -85,7 +93,7 @@ fn echoes_the_phrase_an_octave_up_at_exact_samples() {
 
 #[test]
 fn a_host_reporting_bar_starts_one_bar_ahead_gets_the_same_echo() {
-    let mut host = Host::load(Layout::Stereo);
+    let mut host = echo_host(Layout::Stereo);
     let mut song = phrase_song();
     song.bar_start_one_bar_ahead = true;
     let rec = host.play(&song, Playback::seconds(7.0, 512));
@@ -103,8 +111,8 @@ fn a_host_reporting_bar_starts_one_bar_ahead_gets_the_same_echo() {
 
 #[test]
 fn midi_only_layout_plays_the_same_notes() {
-    let mut stereo = Host::load(Layout::Stereo);
-    let mut midi_only = Host::load(Layout::MidiOnly);
+    let mut stereo = echo_host(Layout::Stereo);
+    let mut midi_only = echo_host(Layout::MidiOnly);
     let a = stereo.play(&phrase_song(), Playback::seconds(7.0, 512));
     let b = midi_only.play(&phrase_song(), Playback::seconds(7.0, 512));
     assert_eq!(a.events, b.events);
@@ -114,7 +122,7 @@ fn midi_only_layout_plays_the_same_notes() {
 #[test]
 fn random_blocks_and_mid_block_splits_keep_timing_exact() {
     for seed in 1..=3 {
-        let mut host = Host::load(Layout::Stereo);
+        let mut host = echo_host(Layout::Stereo);
         let playback = Playback {
             blocks: Blocks::Random { seed, max: 4096 },
             split_blocks: true,
@@ -143,7 +151,7 @@ fn random_blocks_and_mid_block_splits_keep_timing_exact() {
 
 #[test]
 fn a_tempo_change_keeps_the_echo_on_its_beats() {
-    let mut host = Host::load(Layout::Stereo);
+    let mut host = echo_host(Layout::Stereo);
     let mut song = phrase_song();
     song.tempo_map = vec![(0.0, 100.0), (6.0, 140.0)];
     let rec = host.play(&song, Playback::seconds(6.0, 256));
@@ -169,7 +177,7 @@ fn a_tempo_change_keeps_the_echo_on_its_beats() {
 
 #[test]
 fn a_loop_jump_releases_sounding_notes_at_once() {
-    let mut host = Host::load(Layout::Stereo);
+    let mut host = echo_host(Layout::Stereo);
     let mut song = phrase_song();
     // Long notes so the echo of the first one is still sounding when the loop jumps back.
     song.notes = vec![note(0.0, 3.0, 60)];
@@ -201,7 +209,7 @@ fn a_loop_jump_releases_sounding_notes_at_once() {
 
 #[test]
 fn stopping_mid_note_releases_everything() {
-    let mut host = Host::load(Layout::Stereo);
+    let mut host = echo_host(Layout::Stereo);
     let mut song = phrase_song();
     song.notes = vec![note(0.0, 3.0, 60)];
     song.stop_at_beats = Some(9.0);
@@ -219,7 +227,7 @@ fn stopping_mid_note_releases_everything() {
 
 #[test]
 fn deactivation_releases_sounding_notes_on_the_next_run() {
-    let mut host = Host::load(Layout::Stereo);
+    let mut host = echo_host(Layout::Stereo);
     let mut song = phrase_song();
     song.notes = vec![note(0.0, 3.0, 60)];
     // Stop the host while the echo (beats 8–11) sounds.
@@ -240,7 +248,7 @@ fn deactivation_releases_sounding_notes_on_the_next_run() {
 
 #[test]
 fn thru_off_keeps_the_players_notes_in() {
-    let mut host = Host::load(Layout::Stereo);
+    let mut host = echo_host(Layout::Stereo);
     let thru = host.param_id("Thru");
     host.set_param(thru, 0.0);
     let rec = host.play(&phrase_song(), Playback::seconds(7.0, 512));
@@ -250,7 +258,7 @@ fn thru_off_keeps_the_players_notes_in() {
 
 #[test]
 fn output_channel_parameter_moves_the_answer() {
-    let mut host = Host::load(Layout::Stereo);
+    let mut host = echo_host(Layout::Stereo);
     let channel = host.param_id("Output channel");
     // CLAP sees integer parameters as steps from their minimum: step 4 is channel 5.
     host.set_param(channel, 4.0);
@@ -267,7 +275,7 @@ fn output_channel_parameter_moves_the_answer() {
 
 #[test]
 fn state_round_trip_reproduces_every_parameter() {
-    let mut host = Host::load(Layout::Stereo);
+    let mut host = echo_host(Layout::Stereo);
     let params = host.param_list();
     let ids: Vec<&str> = params.iter().map(|(_, name, _, _)| name.as_str()).collect();
     for name in [
@@ -304,7 +312,7 @@ fn state_round_trip_reproduces_every_parameter() {
     }
     let state = host.save_state();
 
-    let mut restored = Host::load(Layout::Stereo);
+    let mut restored = echo_host(Layout::Stereo);
     restored.load_state(&state).expect("load state");
     for (id, value) in &wanted {
         let got = restored.param_value(*id);

@@ -1,5 +1,6 @@
-//! Worker thread: a deterministic stand-in generator that exists only to exercise the real-time
-//! path in tests until the model engine answers. It echoes each phrase an octave up.
+//! Worker thread: a deterministic generator with no model, which echoes each phrase an octave
+//! up. It exists to exercise the real-time path (the host tests select it with
+//! `ANTIPHON_POLICY=echo`) and to check a host's MIDI routing without a model.
 //!
 //! A phrase ends at the first bar line reached at least one beat after its last note-on with no
 //! note still held. The echo keeps every note's place in its bar and starts one bar after that
@@ -56,6 +57,8 @@ impl Policy for EchoGenerator {
     }
 
     fn on_tick(&mut self, ctx: &mut WorkerContext) {
+        ctx.status
+            .set_engine_line("Echo diagnostic: each phrase an octave up, one bar later");
         let (Some(last_on), false) = (self.last_note_on_beats, self.phrase.is_empty()) else {
             return;
         };

@@ -147,6 +147,18 @@ pub fn generate(
     request: &Request,
     chooser: &mut Chooser,
 ) -> Result<Generated, GenerateError> {
+    generate_streaming(model, spec, request, chooser, &mut |_| true)
+}
+
+/// [`generate`], handing each kept triple to `observe` as soon as it is sampled; `observe`
+/// returning `false` stops generation there (the triple is kept).
+pub fn generate_streaming(
+    model: &mut dyn LanguageModel,
+    spec: &VocabSpec,
+    request: &Request,
+    chooser: &mut Chooser,
+    observe: &mut dyn FnMut(&Triple) -> bool,
+) -> Result<Generated, GenerateError> {
     let start = request.start_ticks;
     let end = request.end_ticks;
     let clipped = ops::clip(spec, &request.inputs, 0, start, false);
@@ -211,6 +223,9 @@ pub fn generate(
         state.sampled.push(new);
         current = new_time;
         new_triples += 1;
+        if !observe(&new) {
+            break;
+        }
     }
 
     let (events, _) = ops::split(spec, &tokens);

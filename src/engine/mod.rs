@@ -7,6 +7,7 @@ pub mod fake;
 pub mod generate;
 pub mod model;
 pub mod onnx;
+pub mod responder;
 pub mod runtime;
 pub mod sampling;
 pub mod tasks;

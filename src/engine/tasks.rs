@@ -6,11 +6,11 @@
 //! are not), and shifted back afterwards. Notes older than the model's window can see are left
 //! out of the prompt.
 
-use super::generate::{generate, GenerateError, Request, WindowPolicy};
+use super::generate::{generate_streaming, GenerateError, Request, WindowPolicy};
 use super::model::LanguageModel;
 use super::sampling::{Chooser, Grammar, SamplingParams};
 use crate::tokens::notes::{events_to_notes, instrument_code, notes_to_events, ticks_per_beat};
-use crate::tokens::{Event, Note, NotesError, SplitMix64, Triple, TripleKind, VocabSpec};
+use crate::tokens::{Note, NotesError, SplitMix64, Triple, TripleKind, VocabSpec};
 
 /// Tokens the hop window keeps when it jumps (256 triples; the caching branch keeps 768).
 pub const HOP_KEEP_TOKENS: usize = 768;
@@ -67,6 +67,9 @@ pub enum TaskError {
     Invalid(String),
 }
 
+/// Receives each generated note as soon as it is decoded; `false` stops generation.
+pub type NoteSink<'a> = &'a mut dyn FnMut(&Note) -> bool;
+
 /// Continues `prompt` from `from_beats` to `to_beats`. The answer uses the prompt's
 /// instruments unless `settings.instruments` says otherwise.
 pub fn continue_phrase(
@@ -76,6 +79,27 @@ pub fn continue_phrase(
     from_beats: f64,
     to_beats: f64,
     settings: &TaskSettings,
+) -> Result<Vec<Note>, TaskError> {
+    continue_phrase_streaming(
+        model,
+        spec,
+        prompt,
+        from_beats,
+        to_beats,
+        settings,
+        &mut |_| true,
+    )
+}
+
+/// [`continue_phrase`], streaming each note to `sink` as it is decoded.
+pub fn continue_phrase_streaming(
+    model: &mut dyn LanguageModel,
+    spec: &VocabSpec,
+    prompt: &[Note],
+    from_beats: f64,
+    to_beats: f64,
+    settings: &TaskSettings,
+    sink: NoteSink,
 ) -> Result<Vec<Note>, TaskError> {
     let instruments = settings
         .instruments
@@ -95,6 +119,7 @@ pub fn continue_phrase(
         to_beats,
         instruments,
         settings,
+        sink,
     )
 }
 
@@ -109,6 +134,30 @@ pub fn accompany(
     from_beats: f64,
     to_beats: f64,
     settings: &TaskSettings,
+) -> Result<Vec<Note>, TaskError> {
+    accompany_streaming(
+        model,
+        spec,
+        melody,
+        context,
+        from_beats,
+        to_beats,
+        settings,
+        &mut |_| true,
+    )
+}
+
+/// [`accompany`], streaming each note to `sink` as it is decoded.
+#[allow(clippy::too_many_arguments)]
+pub fn accompany_streaming(
+    model: &mut dyn LanguageModel,
+    spec: &VocabSpec,
+    melody: &[Note],
+    context: &[Note],
+    from_beats: f64,
+    to_beats: f64,
+    settings: &TaskSettings,
+    sink: NoteSink,
 ) -> Result<Vec<Note>, TaskError> {
     let instruments = settings.instruments.clone().or_else(|| {
         let melody_codes = instrument_codes(spec, melody);
@@ -132,6 +181,7 @@ pub fn accompany(
         to_beats,
         instruments,
         settings,
+        sink,
     )
 }
 
@@ -163,6 +213,7 @@ pub fn infill(
         to_beats,
         instruments,
         settings,
+        &mut |_| true,
     )
 }
 
@@ -190,6 +241,7 @@ fn run(
     to_beats: f64,
     instruments: Option<Vec<u32>>,
     settings: &TaskSettings,
+    sink: NoteSink,
 ) -> Result<Vec<Note>, TaskError> {
     if !(from_beats.is_finite() && to_beats.is_finite() && to_beats > from_beats) {
         return Err(TaskError::Invalid(format!(
@@ -250,23 +302,32 @@ fn run(
         window: WindowPolicy::Hop {
             keep_tokens: HOP_KEEP_TOKENS,
         },
-        max_new_triples: settings.max_new_notes.saturating_mul(2).max(1),
+        // Rests count as triples too; the note limit is kept by the observer.
+        max_new_triples: settings.max_new_notes.saturating_mul(4).max(1),
     };
     let mut chooser = Chooser::Sample(SplitMix64::new(settings.seed));
-    let generated = generate(model, spec, &request, &mut chooser)?;
-
-    let events: Vec<Event> = generated
-        .sampled
-        .iter()
-        .filter_map(|t| match spec.classify(t) {
-            Ok(TripleKind::Event(event)) => Some(event),
-            _ => None,
-        })
-        .take(settings.max_new_notes)
-        .collect();
-    let mut notes = events_to_notes(spec, &events, settings.tempo_bpm, settings.velocity)?;
-    for n in &mut notes {
-        n.onset_beats += base_beats;
+    let mut notes = Vec::new();
+    let mut failure = None;
+    let mut observe = |t: &Triple| -> bool {
+        let Ok(TripleKind::Event(event)) = spec.classify(t) else {
+            return true;
+        };
+        match events_to_notes(spec, &[event], settings.tempo_bpm, settings.velocity) {
+            Ok(mut one) => {
+                let mut note = one.remove(0);
+                note.onset_beats += base_beats;
+                notes.push(note);
+                sink(&note) && notes.len() < settings.max_new_notes
+            }
+            Err(e) => {
+                failure = Some(e);
+                false
+            }
+        }
+    };
+    generate_streaming(model, spec, &request, &mut chooser, &mut observe)?;
+    if let Some(e) = failure {
+        return Err(e.into());
     }
     Ok(notes)
 }

@@ -31,28 +31,47 @@ pub struct WorkerContext {
     pub params: Arc<AntiphonParams>,
     /// Shared status: the playhead and counters, and the editor's text lines.
     pub status: Arc<Status>,
+    /// Where planned notes go; `None` in tests, where they stay in the outbox.
+    to_audio: Option<Sender<ToAudio>>,
+    /// Where captured notes come from; `None` in tests.
+    from_audio: Option<Receiver<ToWorker>>,
     /// Messages for the audio thread that did not fit in its queue yet, oldest first.
     outbox: VecDeque<ToAudio>,
+    /// Messages from the audio thread taken out of the queue during a long job, oldest first.
+    inbox: VecDeque<ToWorker>,
 }
 
 impl WorkerContext {
-    /// Builds a context (the worker makes one; tests may too).
+    /// A context not connected to queues (tests keep what is sent in [`pending`](Self::pending)).
     pub fn new(params: Arc<AntiphonParams>, status: Arc<Status>) -> Self {
         Self {
             params,
             status,
+            to_audio: None,
+            from_audio: None,
             outbox: VecDeque::new(),
+            inbox: VecDeque::new(),
         }
     }
 
-    /// Asks the audio thread to play `note`.
+    /// Asks the audio thread to play `note`, now (streaming as an answer is decoded).
     pub fn play(&mut self, note: PlannedNote) {
-        self.outbox.push_back(ToAudio::Play(note));
+        self.send(ToAudio::Play(note));
+    }
+
+    /// Asks the audio thread to play `note` after the playhead next jumps back (a loop).
+    pub fn play_next_pass(&mut self, note: PlannedNote) {
+        self.send(ToAudio::PlayNextPass(note));
     }
 
     /// Asks the audio thread to forget every planned note that has not started.
     pub fn cancel_planned(&mut self) {
-        self.outbox.push_back(ToAudio::CancelPlanned);
+        self.send(ToAudio::CancelPlanned);
+    }
+
+    /// Asks the audio thread to forget the notes waiting for the next pass.
+    pub fn cancel_next_pass(&mut self) {
+        self.send(ToAudio::CancelNextPass);
     }
 
     /// Messages waiting to be sent, for tests.
@@ -60,8 +79,28 @@ impl WorkerContext {
         self.outbox.iter()
     }
 
+    /// Takes every message the audio thread has queued into the inbox (to be handled after
+    /// the current job) and says whether any of them matches `interrupts`. Lets a long
+    /// generation notice, say, a new note-on and stop.
+    pub fn check_audio(&mut self, interrupts: impl Fn(&ToWorker) -> bool) -> bool {
+        if let Some(rx) = &self.from_audio {
+            while let Ok(message) = rx.try_recv() {
+                self.inbox.push_back(message);
+            }
+        }
+        self.inbox.iter().any(interrupts)
+    }
+
+    fn send(&mut self, message: ToAudio) {
+        self.outbox.push_back(message);
+        self.flush();
+    }
+
     /// Sends what fits into the audio thread's queue; the rest waits for the next tick.
-    fn flush(&mut self, to_audio: &Sender<ToAudio>) {
+    fn flush(&mut self) {
+        let Some(to_audio) = &self.to_audio else {
+            return;
+        };
         while let Some(message) = self.outbox.pop_front() {
             match to_audio.try_send(message) {
                 Ok(()) => {}
@@ -75,6 +114,13 @@ impl WorkerContext {
                 }
             }
         }
+    }
+
+    /// The next message: first those taken during a job, then the queue's.
+    fn next_message(&mut self) -> Option<ToWorker> {
+        self.inbox
+            .pop_front()
+            .or_else(|| self.from_audio.as_ref()?.try_recv().ok())
     }
 }
 
@@ -102,12 +148,14 @@ impl Worker {
             .name("antiphon-worker".into())
             .spawn(move || {
                 let mut ctx = WorkerContext::new(params, status);
+                ctx.to_audio = Some(to_audio);
+                ctx.from_audio = Some(from_audio);
                 while !thread_stop.load(Ordering::Acquire) {
-                    while let Ok(message) = from_audio.try_recv() {
+                    while let Some(message) = ctx.next_message() {
                         policy.on_message(message, &mut ctx);
                     }
                     policy.on_tick(&mut ctx);
-                    ctx.flush(&to_audio);
+                    ctx.flush();
                     std::thread::sleep(POLL_INTERVAL);
                 }
             })?;

@@ -86,6 +86,7 @@ impl AudioSide {
         let (block, grid, change) = self.tracker.update(host, len_samples);
         self.block = block;
         self.publish_transport(block, grid.map(|g| (g.bar_start_beats, g.bar_len_beats)));
+        self.publish_loop(host.loop_beats);
 
         let mut generated = BoundedSink::new(&mut self.generated, &self.status);
         if std::mem::take(&mut self.release_pending) {
@@ -110,6 +111,9 @@ impl AudioSide {
                 self.capture.close_all(from_beats, &mut send);
                 self.scheduler.release_all(0, &mut |e| generated.push(e));
                 self.scheduler.skip_before(to_beats);
+                if to_beats < from_beats {
+                    self.scheduler.begin_next_pass(to_beats);
+                }
                 send(ToWorker::Jumped {
                     from_beats,
                     to_beats,
@@ -124,7 +128,13 @@ impl AudioSide {
                         Status::bump(&self.status.dropped_output);
                     }
                 }
+                ToAudio::PlayNextPass(note) => {
+                    if self.scheduler.plan_next_pass(note).is_err() {
+                        Status::bump(&self.status.dropped_output);
+                    }
+                }
                 ToAudio::CancelPlanned => self.scheduler.cancel_planned(),
+                ToAudio::CancelNextPass => self.scheduler.cancel_next_pass(),
             }
         }
         if let Some(block) = &self.block {
@@ -212,6 +222,17 @@ impl AudioSide {
                 .bar_start_beats
                 .store(bar_start_beats, Ordering::Relaxed);
             status.bar_len_beats.store(bar_len_beats, Ordering::Relaxed);
+        }
+    }
+
+    fn publish_loop(&self, loop_beats: Option<(f64, f64)>) {
+        let status = &self.status;
+        status
+            .loop_active
+            .store(loop_beats.is_some(), Ordering::Relaxed);
+        if let Some((start, end)) = loop_beats {
+            status.loop_start_beats.store(start, Ordering::Relaxed);
+            status.loop_end_beats.store(end, Ordering::Relaxed);
         }
     }
 

@@ -79,6 +79,8 @@ pub struct Scheduler {
     planned: Vec<PlannedNote>,
     /// Started and not yet ended, unordered.
     sounding: Vec<Sounding>,
+    /// Waiting for the playhead to jump back (the next pass of a loop), in arrival order.
+    next_pass: Vec<PlannedNote>,
     /// What went wrong so far.
     counts: SchedulerCounts,
 }
@@ -89,6 +91,7 @@ impl Scheduler {
         Self {
             planned: Vec::with_capacity(MAX_PLANNED_NOTES),
             sounding: Vec::with_capacity(MAX_SOUNDING_NOTES),
+            next_pass: Vec::with_capacity(MAX_PLANNED_NOTES),
             counts: SchedulerCounts::default(),
         }
     }
@@ -128,6 +131,49 @@ impl Scheduler {
             .partition_point(|p| p.onset_beats > note.onset_beats);
         self.planned.insert(at, note);
         Ok(())
+    }
+
+    /// Keeps a note for the next pass: it is planned when the playhead next jumps back. A full
+    /// list hands the note back (and counts it).
+    ///
+    /// Real-time safe.
+    pub fn plan_next_pass(&mut self, note: PlannedNote) -> Result<(), PlannedNote> {
+        if self.next_pass.len() == self.next_pass.capacity() {
+            self.counts.dropped_full += 1;
+            return Err(note);
+        }
+        self.next_pass.push(note);
+        Ok(())
+    }
+
+    /// Forgets every note waiting for the next pass.
+    ///
+    /// Real-time safe.
+    pub fn cancel_next_pass(&mut self) {
+        self.next_pass.clear();
+    }
+
+    /// Number of notes waiting for the next pass.
+    pub fn next_pass_len(&self) -> usize {
+        self.next_pass.len()
+    }
+
+    /// The playhead jumped back to `to_beats`: the next pass begins. Notes kept for it that lie
+    /// ahead are planned; the rest are dropped (counted as skipped).
+    ///
+    /// Real-time safe.
+    pub fn begin_next_pass(&mut self, to_beats: f64) {
+        let mut waiting = std::mem::take(&mut self.next_pass);
+        for note in waiting.drain(..) {
+            if note.onset_beats >= to_beats - EPSILON_BEATS {
+                // A full planned queue counts the note itself.
+                let _ = self.plan(note);
+            } else {
+                self.counts.skipped += 1;
+            }
+        }
+        // Give the (now empty) buffer back, so its capacity is reused, not reallocated.
+        self.next_pass = waiting;
     }
 
     /// Forgets every planned note that has not started. Sounding notes still end on time.
@@ -444,6 +490,38 @@ mod tests {
         let out = run(&mut s, &block(1.0, 48_000, 60.0));
         assert_eq!(out[0].timing(), 24_000);
         assert_eq!(out[1].timing(), 36_000);
+    }
+
+    #[test]
+    fn next_pass_notes_wait_for_the_jump_back() {
+        let mut s = Scheduler::new();
+        s.plan_next_pass(note(0.0, 0.5, 60)).unwrap();
+        s.plan_next_pass(note(2.0, 0.5, 62)).unwrap();
+        // Still in the first pass, near the loop end: nothing plays, nothing is missed.
+        assert!(run(&mut s, &block(7.9, 512, 120.0)).is_empty());
+        assert_eq!(s.counts().missed_deadlines, 0);
+        s.begin_next_pass(0.0);
+        assert_eq!((s.planned_len(), s.next_pass_len()), (2, 0));
+        let out = run(&mut s, &block(0.0, 512, 120.0));
+        assert_eq!(
+            out[0],
+            NoteOut::On {
+                timing: 0,
+                key: 60,
+                channel: 0,
+                velocity: 0.8
+            }
+        );
+    }
+
+    #[test]
+    fn next_pass_notes_behind_the_jump_target_are_skipped() {
+        let mut s = Scheduler::new();
+        s.plan_next_pass(note(1.0, 0.5, 60)).unwrap();
+        s.plan_next_pass(note(5.0, 0.5, 62)).unwrap();
+        s.begin_next_pass(4.0);
+        assert_eq!(s.planned_len(), 1);
+        assert_eq!(s.counts().skipped, 1);
     }
 
     #[test]

@@ -296,6 +296,8 @@ pub struct Host {
 
 impl Host {
     /// Loads the plugin, picks `layout`, activates it at [`SAMPLE_RATE`] and starts processing.
+    /// The worker's policy and model come from the process environment (`ANTIPHON_POLICY`,
+    /// `ANTIPHON_MODEL`), which each test binary sets once.
     pub fn load(layout: Layout) -> Self {
         let path = plugin_path();
         // SAFETY: the file is this crate's own plugin, built by cargo for this test run.
@@ -469,6 +471,12 @@ impl Host {
             .min((playback.total_samples - done) as u32)
             .min(MAX_BLOCK);
 
+            // A loop end on the block boundary: this block starts at the loop's start.
+            if let Some((start, end)) = song.loop_beats {
+                if playing && pos_beats >= end - 1e-9 {
+                    pos_beats = start;
+                }
+            }
             // Cut the block where the transport changes: tempo, loop, stop, optional redundant split.
             let mut cuts: Vec<(u32, Cut)> = Vec::new();
             let block_state = State {

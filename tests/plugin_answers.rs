@@ -1,0 +1,198 @@
+//! The plugin answering in a CLAP host with a real model (the built-in one when this build has
+//! it, else the fixture): Accompany and Continue at 100 bpm, answers on the host's beats in
+//! the right bars, every note-on paired, the same seed giving the same notes, a tempo change,
+//! a transport loop over bars 1–4, and a stop releasing everything.
+//!
+//! The fixture has random weights: what it plays is noise, but it is real generation through
+//! the real engine, so placement, pairing, determinism and release are all checked.
+
+mod common;
+
+use antiphon::engine::default_model::default_model;
+use common::{Host, InputNote, Layout, Playback, Recording, Song};
+use std::path::Path;
+
+const BPM: f64 = 100.0;
+/// One beat at 100 bpm and 48 kHz, in samples.
+const BEAT: u64 = 28_800;
+/// One 4/4 bar, in samples.
+const BAR: u64 = 4 * BEAT;
+
+/// A host running the model. The seed is fixed and the temperature low, so answers repeat.
+fn model_host(mode: &str, seed: u32, bars: u32) -> Host {
+    if default_model().is_none() {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-beats");
+        // Every test of this binary sets the same value, so the order does not matter.
+        std::env::set_var("ANTIPHON_MODEL", fixture);
+    }
+    std::env::remove_var("ANTIPHON_POLICY");
+    let mut host = Host::load(Layout::Stereo);
+    let ids = |host: &mut Host, name: &str| host.param_id(name);
+    let (m, s, t, b) = (
+        ids(&mut host, "Mode"),
+        ids(&mut host, "Seed"),
+        ids(&mut host, "Temperature"),
+        ids(&mut host, "Bars"),
+    );
+    // CLAP sees enums and integers as steps from their minimum.
+    host.set_param(m, if mode == "accompany" { 1.0 } else { 0.0 });
+    host.set_param(s, seed as f64);
+    host.set_param(t, 0.3);
+    host.set_param(b, (bars - 1) as f64);
+    host
+}
+
+/// A melody of quarter notes over `bars` bars, in the flute's range.
+fn melody(bars: u32) -> Vec<InputNote> {
+    let keys = [72u8, 74, 76, 77, 79, 77, 76, 74];
+    (0..bars * 4)
+        .map(|i| InputNote {
+            on_beats: i as f64,
+            off_beats: i as f64 + 0.9,
+            key: keys[i as usize % keys.len()],
+            channel: 0,
+            velocity: 0.7,
+        })
+        .collect()
+}
+
+/// Generated notes: what is not the input passed through (the melody is on keys 72–79 and
+/// passes through at its own times).
+fn answers(rec: &Recording, input: &[InputNote]) -> Vec<common::Recorded> {
+    rec.events
+        .iter()
+        .copied()
+        .filter(|e| {
+            !input.iter().any(|n| {
+                n.key == e.key
+                    && (rec
+                        .samples_of_beat(if e.on { n.on_beats } else { n.off_beats })
+                        .contains(&e.sample))
+            })
+        })
+        .collect()
+}
+
+fn playback(seconds: f64) -> Playback {
+    Playback {
+        pace: std::time::Duration::from_micros(600),
+        ..Playback::seconds(seconds, 512)
+    }
+}
+
+#[test]
+fn accompaniment_of_bars_1_to_4_plays_in_bars_5_to_8() {
+    let mut song = Song::at_tempo(BPM);
+    song.notes = melody(4);
+    let mut host = model_host("accompany", 11, 4);
+    let rec = host.play(&song, playback(8.0 * 4.0 * 60.0 / BPM + 1.0));
+    let answer = answers(&rec, &song.notes);
+    assert!(!answer.is_empty(), "no accompaniment was played");
+    for e in answer.iter().filter(|e| e.on) {
+        assert!(
+            (4 * BAR..8 * BAR).contains(&e.sample),
+            "answer note-on at sample {} is outside bars 5–8",
+            e.sample
+        );
+        assert_eq!(e.channel, 0, "answers go to the output channel");
+    }
+    rec.assert_every_note_on_has_one_note_off();
+    rec.assert_timings_non_decreasing();
+}
+
+#[test]
+fn the_same_seed_gives_the_same_accompaniment() {
+    let mut song = Song::at_tempo(BPM);
+    song.notes = melody(4);
+    let length = playback(8.0 * 4.0 * 60.0 / BPM + 1.0);
+    let first = model_host("accompany", 11, 4).play(&song, length);
+    let second = model_host("accompany", 11, 4).play(&song, length);
+    assert_eq!(answers(&first, &song.notes), answers(&second, &song.notes));
+}
+
+#[test]
+fn a_continuation_follows_the_phrase_from_the_next_bar_line() {
+    // One bar of phrase; it ends at the bar line of bar 2 (beat 4), and the 2-bar answer
+    // fills bars 2–3.
+    let mut song = Song::at_tempo(BPM);
+    song.notes = melody(1);
+    let mut host = model_host("continue", 5, 2);
+    let rec = host.play(&song, playback(5.0 * 4.0 * 60.0 / BPM));
+    let answer = answers(&rec, &song.notes);
+    for e in answer.iter().filter(|e| e.on) {
+        assert!(
+            (BAR..3 * BAR).contains(&e.sample),
+            "answer note-on at sample {} is outside bars 2–3",
+            e.sample
+        );
+    }
+    rec.assert_every_note_on_has_one_note_off();
+}
+
+#[test]
+fn a_loop_over_bars_1_to_4_plays_the_accompaniment_on_its_next_turn() {
+    let mut song = Song::at_tempo(BPM);
+    song.notes = melody(4);
+    song.loop_beats = Some((0.0, 16.0));
+    let mut host = model_host("accompany", 11, 4);
+    // Two turns of the loop and a little of the third.
+    let rec = host.play(&song, playback(2.2 * 16.0 * 60.0 / BPM));
+    let turn_two = rec.samples_of_beat(0.0)[1];
+    let answer = answers(&rec, &song.notes);
+    assert!(
+        !answer.is_empty(),
+        "no accompaniment on the loop's next turn"
+    );
+    for e in answer.iter().filter(|e| e.on) {
+        assert!(
+            e.sample >= turn_two,
+            "answer before the loop's second turn: {e:?}"
+        );
+    }
+    rec.assert_every_note_on_has_one_note_off();
+    rec.assert_timings_non_decreasing();
+}
+
+#[test]
+fn a_tempo_change_keeps_the_answer_on_the_beat_grid() {
+    let mut song = Song::at_tempo(BPM);
+    song.notes = melody(4);
+    song.tempo_map = vec![(0.0, BPM), (18.0, 140.0)];
+    let mut host = model_host("accompany", 11, 4);
+    let rec = host.play(&song, playback(8.0 * 4.0 * 60.0 / BPM));
+    let bar_5 = rec.sample_of_beat(16.0);
+    let bar_9 = rec.sample_of_beat(31.99);
+    let answer = answers(&rec, &song.notes);
+    assert!(!answer.is_empty());
+    for e in answer.iter().filter(|e| e.on) {
+        assert!(
+            (bar_5..=bar_9).contains(&e.sample),
+            "{e:?} outside bars 5–8"
+        );
+        // On the vocabulary's grid (12 per beat): the sample must be a whole grid step from
+        // the bar at the tempo in force.
+        let beat = if e.sample < rec.sample_of_beat(18.0) {
+            16.0 + (e.sample - bar_5) as f64 / BEAT as f64
+        } else {
+            18.0 + (e.sample - rec.sample_of_beat(18.0)) as f64 / (48_000.0 * 60.0 / 140.0)
+        };
+        let steps = beat * 12.0;
+        assert!(
+            (steps - steps.round()).abs() < 0.01,
+            "{e:?} is off the grid ({beat} beats)"
+        );
+    }
+    rec.assert_every_note_on_has_one_note_off();
+}
+
+#[test]
+fn stopping_in_the_middle_releases_every_note() {
+    let mut song = Song::at_tempo(BPM);
+    song.notes = melody(4);
+    song.stop_at_beats = Some(22.5);
+    let mut host = model_host("accompany", 11, 4);
+    let rec = host.play(&song, playback(8.0 * 4.0 * 60.0 / BPM));
+    let stop = rec.sample_of_beat(22.49);
+    assert!(rec.events.iter().all(|e| !e.on || e.sample <= stop));
+    rec.assert_every_note_on_has_one_note_off();
+}

@@ -172,6 +172,50 @@ pub struct Status {
     pub engine_line: Mutex<String>,
     /// Worker-side text for the editor: the last error, empty if none.
     pub error_line: Mutex<String>,
+    /// The piano roll's notes (worker and editor only): what was heard and what was planned.
+    pub roll: Mutex<Roll>,
+}
+
+/// Notes for the editor's piano roll, in song beats, newest last, each list bounded.
+#[derive(Debug, Default, Clone)]
+pub struct Roll {
+    /// Notes the player played.
+    pub heard: Vec<RollNote>,
+    /// Notes Antiphon planned (played once the playhead passes them).
+    pub planned: Vec<RollNote>,
+}
+
+/// One note on the piano roll.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RollNote {
+    /// Song position of the note-on, in quarter notes.
+    pub onset_beats: f64,
+    /// Length in quarter notes.
+    pub duration_beats: f64,
+    /// MIDI key.
+    pub key: u8,
+}
+
+impl Roll {
+    /// Notes each list keeps.
+    pub const CAPACITY: usize = 1024;
+
+    fn push(list: &mut Vec<RollNote>, note: RollNote) {
+        if list.len() == Self::CAPACITY {
+            list.drain(..Self::CAPACITY / 4);
+        }
+        list.push(note);
+    }
+
+    /// Records a heard note.
+    pub fn heard(&mut self, note: RollNote) {
+        Self::push(&mut self.heard, note);
+    }
+
+    /// Records a planned note.
+    pub fn planned(&mut self, note: RollNote) {
+        Self::push(&mut self.planned, note);
+    }
 }
 
 impl Status {
@@ -185,6 +229,13 @@ impl Status {
     pub fn set_engine_line(&self, text: impl Into<String>) {
         if let Ok(mut line) = self.engine_line.lock() {
             *line = text.into();
+        }
+    }
+
+    /// Updates the piano roll (worker or editor thread only).
+    pub fn with_roll(&self, f: impl FnOnce(&mut Roll)) {
+        if let Ok(mut roll) = self.roll.lock() {
+            f(&mut roll);
         }
     }
 

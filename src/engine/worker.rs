@@ -4,7 +4,7 @@
 //! It polls its queue with a short sleep instead of blocking in `recv`: a blocked receiver makes
 //! the audio thread's `try_send` lock and make a system call (see `messages`).
 
-use crate::messages::{PlannedNote, Queues, Status, ToAudio, ToWorker};
+use crate::messages::{PlannedNote, Queues, RollNote, Status, ToAudio, ToWorker};
 use crate::params::AntiphonParams;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::collections::VecDeque;
@@ -56,12 +56,24 @@ impl WorkerContext {
 
     /// Asks the audio thread to play `note`, now (streaming as an answer is decoded).
     pub fn play(&mut self, note: PlannedNote) {
+        self.show_planned(&note);
         self.send(ToAudio::Play(note));
     }
 
     /// Asks the audio thread to play `note` after the playhead next jumps back (a loop).
     pub fn play_next_pass(&mut self, note: PlannedNote) {
+        self.show_planned(&note);
         self.send(ToAudio::PlayNextPass(note));
+    }
+
+    fn show_planned(&self, note: &PlannedNote) {
+        self.status.with_roll(|roll| {
+            roll.planned(RollNote {
+                onset_beats: note.onset_beats,
+                duration_beats: note.duration_beats,
+                key: note.key,
+            })
+        });
     }
 
     /// Asks the audio thread to forget every planned note that has not started.
@@ -152,6 +164,15 @@ impl Worker {
                 ctx.from_audio = Some(from_audio);
                 while !thread_stop.load(Ordering::Acquire) {
                     while let Some(message) = ctx.next_message() {
+                        if let ToWorker::NoteFinished(note) = message {
+                            ctx.status.with_roll(|roll| {
+                                roll.heard(RollNote {
+                                    onset_beats: note.onset_beats,
+                                    duration_beats: note.duration_beats,
+                                    key: note.key,
+                                })
+                            });
+                        }
                         policy.on_message(message, &mut ctx);
                     }
                     policy.on_tick(&mut ctx);

@@ -4,9 +4,11 @@
 //!   writing `target/bundled/Antiphon.clap` and `target/bundled/Antiphon.vst3`, then the ONNX
 //!   Runtime library beside the plugin binary in both.
 //! - `cargo xtask ort [--cuda]`: fetch the ONNX Runtime library from PyPI (see `ort.rs`).
+//! - `cargo xtask demo`: build everything and answer the example song (see `demo.rs`).
 //! - `cargo xtask test`: the whole test suite as CI runs it (see `test.rs`).
 //! - anything else: passed on to nice-plug-xtask.
 
+mod demo;
 mod ort;
 mod test;
 
@@ -17,6 +19,7 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("test") => test::run(args[1..].to_vec()),
+        Some("demo") => demo::run(args[1..].to_vec()),
         Some("ort") => ort::run(args[1..].to_vec()),
         Some("bundle") => bundle(args),
         _ => nice_plug_xtask::main_with_args("cargo xtask", args),

@@ -140,6 +140,99 @@ fn tokenize_is_deterministic_whatever_the_thread_count() {
     assert_eq!(outputs[0], outputs[2]);
 }
 
+/// A type-1 song of 120 quarter notes: a voice (program 68, track 1) over a piano bass
+/// (program 0, track 2), 480 ticks per quarter.
+fn song_midi() -> Vec<u8> {
+    fn track(channel: u8, program: u8, base: u8) -> Vec<u8> {
+        let mut t = vec![0, 0xc0 | channel, program];
+        for i in 0..120u8 {
+            let key = base + (i % 7) * 2;
+            // delta 0 note-on, delta 480 (0x83 0x60) note-off.
+            t.extend_from_slice(&[
+                0,
+                0x90 | channel,
+                key,
+                80,
+                0x83,
+                0x60,
+                0x80 | channel,
+                key,
+                0,
+            ]);
+        }
+        t.extend_from_slice(&[0, 0xff, 0x2f, 0]);
+        t
+    }
+    let mut out = b"MThd\0\0\0\x06\0\x01\0\x03\x01\xe0".to_vec();
+    for body in [vec![0, 0xff, 0x2f, 0], track(0, 68, 60), track(1, 0, 36)] {
+        out.extend_from_slice(b"MTrk");
+        out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        out.extend_from_slice(&body);
+    }
+    out
+}
+
+#[test]
+fn tokenize_transposes_and_adds_the_accompaniment_task_deterministically() {
+    let tmp = scratch("accompany");
+    let input = tmp.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(input.join("song.mid"), song_midi()).unwrap();
+    for entry in std::fs::read_dir(conformance_dir().join("midi")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, input.join(path.file_name().unwrap())).unwrap();
+    }
+    let tokenize = |name: &str, jobs: &str, extra: &[&str]| {
+        let out = tmp.join(name);
+        run(antiphon()
+            .args([
+                "tokenize",
+                "--vocab",
+                "beats",
+                "--augment",
+                "20",
+                "--seed",
+                "3",
+            ])
+            .args(["--jobs", jobs])
+            .args(extra)
+            .arg("-o")
+            .arg(&out)
+            .arg(&input));
+        let index = load_json(&out.with_extension("json"));
+        (std::fs::read(&out).unwrap(), index)
+    };
+    let extra = ["--transpose", "-5..6", "--accompany-share", "0.3"];
+    let (one, index) = tokenize("a1.bin", "1", &extra);
+    let (three, _) = tokenize("a3.bin", "3", &extra);
+    assert!(!one.is_empty());
+    assert_eq!(one, three, "same bytes whatever the thread count");
+    assert_eq!(index["transpose"], serde_json::json!([-5, 6]));
+    let stats = &index["stats"];
+    let acc = stats["accompaniment_sequences"].as_u64().unwrap();
+    let sequences = stats["sequences"].as_u64().unwrap();
+    assert!(
+        acc > 0 && acc * 2 < sequences,
+        "about 30 % of the sequences of files with a melody: {acc} of {sequences}"
+    );
+    assert!(stats["transposed_sequences"].as_u64().unwrap() > 0);
+
+    // Without the new options the output is the reference task mix, byte for byte.
+    let (plain, _) = tokenize("p.bin", "2", &[]);
+    let (zero, index) = tokenize("z.bin", "2", &["--accompany-share", "0"]);
+    assert_eq!(plain, zero);
+    assert_eq!(index["stats"]["accompaniment_sequences"], 0);
+    assert_ne!(plain, one);
+
+    let bad = antiphon()
+        .args(["tokenize", "--accompany-share", "1.5", "-o"])
+        .arg(tmp.join("x.bin"))
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+}
+
 #[test]
 fn vocab_prints_each_preset() {
     for (name, spec) in [

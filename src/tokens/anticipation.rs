@@ -123,6 +123,21 @@ pub fn extract_instruments(
     })
 }
 
+/// The accompaniment task's split: event `i` becomes a control where `to_control[i]` holds
+/// (e.g. the notes of the melody track). Input: plain events, `to_control` of the same length.
+pub fn extract_mask(
+    spec: &VocabSpec,
+    events: &[Triple],
+    to_control: &[bool],
+) -> Result<Extracted, OpsError> {
+    debug_assert_eq!(events.len(), to_control.len());
+    let mut i = 0;
+    extract_by(spec, events, "extract_mask", |_| {
+        i += 1;
+        to_control.get(i - 1).copied().unwrap_or(false)
+    })
+}
+
 /// `extract_random` (SPEC §6.2): each event independently becomes a control with probability
 /// `rate_tenths / 10`.
 pub fn extract_random(

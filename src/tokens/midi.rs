@@ -139,6 +139,8 @@ pub struct MergedMessage {
     pub delta_seconds: f64,
     /// Clock after adding `delta_seconds` (SPEC §3.1 `now_seconds`).
     pub seconds: f64,
+    /// Index of the track chunk the message came from (0-based, file order).
+    pub track: u16,
     /// What the message is.
     pub kind: MessageKind,
 }
@@ -153,8 +155,9 @@ pub const DEFAULT_TEMPO_US: u32 = 500_000;
 pub struct MidiStream {
     /// Header facts and length.
     info: MidiInfo,
-    /// Merged messages, `end_of_track` removed; sorted by tick, ties in track then file order.
-    messages: Vec<(u64, MessageKind)>,
+    /// Merged messages with their track index, `end_of_track` removed; sorted by tick, ties in
+    /// track then file order.
+    messages: Vec<(u64, u16, MessageKind)>,
     /// Highest tick of any `end_of_track`, which extends the length (mido's final EOT).
     last_end_of_track_tick: u64,
 }
@@ -255,7 +258,7 @@ fn read_container(bytes: &[u8]) -> Result<Container<'_>, MidiError> {
 /// Borrows the bytes only while parsing. Errors instead of guessing on any damage.
 pub fn parse(bytes: &[u8]) -> Result<MidiStream, MidiError> {
     let container = read_container(bytes)?;
-    let mut messages: Vec<(u64, MessageKind)> = Vec::with_capacity(bytes.len() / 3);
+    let mut messages: Vec<(u64, u16, MessageKind)> = Vec::with_capacity(bytes.len() / 3);
     let mut last_eot = 0u64;
     for (track_idx, data) in container.tracks.iter().enumerate() {
         let mut tick = 0u64;
@@ -317,11 +320,12 @@ pub fn parse(bytes: &[u8]) -> Result<MidiStream, MidiError> {
                 continue;
             }
             last_pushed = Some(tick);
-            messages.push((tick, kind));
+            // At most 65535 tracks: the header's count is a u16.
+            messages.push((tick, track_idx as u16, kind));
         }
     }
     // SPEC §3.1 step 3: stable sort by absolute tick; tracks were appended in order.
-    messages.sort_by_key(|&(tick, _)| tick);
+    messages.sort_by_key(|&(tick, _, _)| tick);
     let mut stream = MidiStream {
         info: MidiInfo {
             format: container.format,
@@ -353,7 +357,7 @@ impl MidiStream {
         let mut tempo = DEFAULT_TEMPO_US;
         let mut now = 0.0f64;
         let mut prev_tick = 0u64;
-        self.messages.iter().map(move |&(tick, kind)| {
+        self.messages.iter().map(move |&(tick, track, kind)| {
             let delta_ticks = tick - prev_tick;
             prev_tick = tick;
             let delta_seconds = if delta_ticks > 0 {
@@ -370,6 +374,7 @@ impl MidiStream {
                 tick,
                 delta_seconds,
                 seconds: now,
+                track,
                 kind,
             }
         })
@@ -412,6 +417,9 @@ pub struct PlayedNote {
     pub pitch: u8,
     /// Note-on velocity 1–127.
     pub velocity: u8,
+    /// Index of the track chunk holding the note-on (0-based, file order). Lets a caller pick
+    /// a part by track where instrument codes cannot (violin I and II share one code).
+    pub track: u16,
 }
 
 impl PlayedNote {
@@ -419,6 +427,28 @@ impl PlayedNote {
     pub fn is_drum(&self) -> bool {
         self.channel == DRUM_CHANNEL
     }
+
+    /// Where the note came from: its track, program and drum flag.
+    pub fn source(&self) -> NoteSource {
+        NoteSource {
+            track: self.track,
+            program: self.program,
+            is_drum: self.is_drum(),
+        }
+    }
+}
+
+/// Where a note came from in its file, kept beside its event so that a part can be chosen by
+/// track (the melody of a song, the first violin of a quartet) after the vocabulary has merged
+/// programs into instrument codes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NoteSource {
+    /// Index of the track chunk (0-based, file order).
+    pub track: u16,
+    /// The channel's GM program at the onset.
+    pub program: u8,
+    /// On the drum channel.
+    pub is_drum: bool,
 }
 
 /// SPEC §3.2: channel 9 (0-based) is drums, whatever its program.
@@ -494,6 +524,7 @@ impl NoteReader {
                         program: programs[channel as usize],
                         pitch: key,
                         velocity,
+                        track: m.track,
                     });
                     let lane = &mut self.lanes[channel as usize * 128 + key as usize];
                     lane.push_back((key_of(channel, programs[channel as usize]), idx));

@@ -13,7 +13,8 @@
 //! | [`writer`] | events → MIDI: the reference-compatible writer and the product writer (SPEC §4) |
 //! | [`ops`] | sequence helpers of the reference (SPEC §5) |
 //! | [`anticipation`] | interleaving controls and choosing them (SPEC §6) |
-//! | [`packing`] | training lines with the task mix (SPEC §7) |
+//! | [`packing`] | training lines with the task mix (SPEC §7), transposition, accompaniment |
+//! | [`parts`] | choosing the melody part by track (the accompaniment task) |
 //! | [`notes`] | notes in beats ⇄ events, for the engine |
 //! | [`decoder`] | a streaming decoder for sampled ids |
 //! | [`interarrival`] | the MIDI-like encoding of the interarrival baseline (SPEC §2.4) |
@@ -41,6 +42,7 @@ pub mod midi;
 pub mod notes;
 pub mod ops;
 pub mod packing;
+pub mod parts;
 pub mod rng;
 pub mod tokenizer;
 pub mod vocab;
@@ -49,10 +51,10 @@ pub mod writer;
 pub use anticipation::Anticipated;
 pub use decoder::{DecodeError, Decoded, StreamDecoder};
 pub use events::{encode_into, Event, EventError, TokenId, Triple, TripleKind};
-pub use midi::{read_notes, CompoundNote, MidiError, MidiInfo};
+pub use midi::{read_notes, CompoundNote, MidiError, MidiInfo, NoteSource};
 pub use notes::{events_to_notes, notes_to_events, GmInstrument, Note, NotesError};
 pub use ops::OpsError;
-pub use packing::{FileStatus, LinePacker, PackConfig, PackError, LINE_TOKENS};
+pub use packing::{AugmentConfig, FileStatus, LinePacker, PackConfig, PackError, LINE_TOKENS};
 pub use rng::SplitMix64;
 pub use tokenizer::{ReadFile, Tokenizer, TokenizerError};
 pub use vocab::{InstrumentMap, TimeUnit, VocabError, VocabKind, VocabSpec};

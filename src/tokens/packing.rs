@@ -10,10 +10,12 @@
 use thiserror::Error;
 
 use super::anticipation::{
-    anticipate_into, extract_instruments, extract_random, extract_spans, Extracted,
+    anticipate_into, extract_instruments, extract_mask, extract_random, extract_spans, Extracted,
 };
 use super::events::{Event, TokenId, Triple};
+use super::midi::NoteSource;
 use super::ops::{self, OpsError};
+use super::parts::melody_track;
 use super::rng::SplitMix64;
 use super::vocab::{VocabKind, VocabSpec};
 
@@ -149,6 +151,40 @@ pub enum Task {
         /// The instruments chosen.
         subset: Vec<u32>,
     },
+    /// Accompaniment (an Antiphon extension, drawn with probability
+    /// [`AugmentConfig::accompany_share`]): the notes of the melody track become controls and
+    /// every other part stays events (ANTICIPATE flag).
+    Accompany {
+        /// The melody's track index ([`melody_track`]).
+        melody_track: u16,
+    },
+}
+
+/// Augmentation options beyond the SPEC §7.2 task mix. [`AugmentConfig::plain`] is the
+/// reference's behaviour: no random draw is added, so its output is unchanged.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AugmentConfig {
+    /// Sequences per file; augmentation `k` takes the task of `k mod 10` (SPEC §7.2) unless
+    /// the accompaniment task is drawn.
+    pub augment: usize,
+    /// Transpose every non-drum note of augmentation `k` by a number of semitones drawn
+    /// uniformly from `lo..=hi` (both ends included); notes leaving 0–127 are dropped.
+    /// `None`: no transposition and no draw.
+    pub transpose: Option<(i32, i32)>,
+    /// Probability that an augmentation becomes the accompaniment task ([`Task::Accompany`])
+    /// instead of its `k mod 10` task, for files that have a melody track. 0: never, no draw.
+    pub accompany_share: f64,
+}
+
+impl AugmentConfig {
+    /// `augment` sequences with the reference's task mix only.
+    pub fn plain(augment: usize) -> AugmentConfig {
+        AugmentConfig {
+            augment,
+            transpose: None,
+            accompany_share: 0.0,
+        }
+    }
 }
 
 /// Errors of packing.
@@ -177,6 +213,10 @@ pub struct Sequence {
     pub tokens: Vec<Triple>,
     /// REST triples added by padding.
     pub rest_count: usize,
+    /// Semitones the notes were transposed by (0 without transposition).
+    pub transpose_semitones: i32,
+    /// True for the accompaniment task ([`Task::Accompany`]).
+    pub accompaniment: bool,
 }
 
 /// A file's contribution: its filter status and, if accepted, one sequence per augmentation.
@@ -230,6 +270,20 @@ pub fn build_sequence(
     task: &Task,
     rng: &mut SplitMix64,
 ) -> Result<Sequence, PackError> {
+    build_sequence_with(spec, config, events, &[], end_ticks, task, rng)
+}
+
+/// [`build_sequence`] with each event's source (parallel to `events`), which
+/// [`Task::Accompany`] needs to find the melody's notes; other tasks ignore `sources`.
+pub fn build_sequence_with(
+    spec: &VocabSpec,
+    config: &PackConfig,
+    events: &[Triple],
+    sources: &[NoteSource],
+    end_ticks: i64,
+    task: &Task,
+    rng: &mut SplitMix64,
+) -> Result<Sequence, PackError> {
     let (extracted, flag) = match task {
         Task::Autoregressive => (
             Extracted {
@@ -256,6 +310,11 @@ pub fn build_sequence(
             extract_instruments(spec, events, subset)?,
             spec.anticipate(),
         ),
+        Task::Accompany { melody_track } => {
+            debug_assert_eq!(sources.len(), events.len());
+            let mask: Vec<bool> = sources.iter().map(|s| s.track == *melody_track).collect();
+            (extract_mask(spec, events, &mask)?, spec.anticipate())
+        }
     };
     let mut padded = Vec::with_capacity(extracted.events.len() * 2);
     ops::pad_into(
@@ -283,7 +342,36 @@ pub fn build_sequence(
         flag: TokenId(flag),
         tokens,
         rest_count,
+        transpose_semitones: 0,
+        accompaniment: matches!(task, Task::Accompany { .. }),
     })
+}
+
+/// Events shifted by `semitones`, drums untouched, notes leaving `0..max_pitch` dropped (with
+/// their sources, so the two stay parallel).
+pub fn transpose_events(
+    spec: &VocabSpec,
+    events: &[Event],
+    sources: &[NoteSource],
+    semitones: i32,
+) -> (Vec<Event>, Vec<NoteSource>) {
+    let mut out_events = Vec::with_capacity(events.len());
+    let mut out_sources = Vec::with_capacity(sources.len());
+    for (i, e) in events.iter().enumerate() {
+        let mut e = *e;
+        if e.instrument != spec.drum_instrument() {
+            let p = e.pitch as i64 + semitones as i64;
+            if p < 0 || p >= spec.max_pitch() as i64 {
+                continue;
+            }
+            e.pitch = p as u32;
+        }
+        out_events.push(e);
+        if let Some(s) = sources.get(i) {
+            out_sources.push(*s);
+        }
+    }
+    (out_events, out_sources)
 }
 
 /// Filters a file and builds its `augment` sequences (SPEC §7.2): augmentation `k` gets the
@@ -316,6 +404,70 @@ pub fn prepare_file(
         let task = choose_task(k, &instruments, rng);
         out.sequences
             .push(build_sequence(spec, config, &triples, end, &task, rng)?);
+    }
+    Ok(out)
+}
+
+/// [`prepare_file`] with transposition and the accompaniment task ([`AugmentConfig`]).
+/// `sources` is parallel to `events` (from [`crate::tokens::ReadFile::sources`]); it may be
+/// empty when `accompany_share` is 0.
+///
+/// The filter and the piece's end (for REST padding) come from the untransposed events. Per
+/// augmentation the draws are, in order: the transposition (if enabled), the accompaniment
+/// draw (if enabled and the file has a melody track), then the task's own draws.
+pub fn prepare_file_with(
+    spec: &VocabSpec,
+    config: &PackConfig,
+    events: &[Event],
+    sources: &[NoteSource],
+    duration_truncations: usize,
+    augment: &AugmentConfig,
+    rng: &mut SplitMix64,
+) -> Result<PreparedFile, PackError> {
+    let triples = super::events::encode_events(spec, events)?;
+    let status = filter_file(spec, config, &triples);
+    let mut out = PreparedFile {
+        status,
+        num_events: events.len(),
+        duration_truncations,
+        sequences: Vec::new(),
+    };
+    if status != FileStatus::Accepted {
+        return Ok(out);
+    }
+    let instruments: Vec<u32> = ops::get_instruments(spec, &triples)
+        .into_iter()
+        .map(|(code, _)| code)
+        .collect();
+    let end = ops::max_time(spec, &triples, None);
+    let melody = if augment.accompany_share > 0.0 && sources.len() == events.len() {
+        melody_track(sources)
+    } else {
+        None
+    };
+    for k in 0..augment.augment {
+        let semitones = match augment.transpose {
+            Some((lo, hi)) if hi > lo => lo + rng.below((hi - lo + 1) as u64) as i32,
+            Some((lo, _)) => lo,
+            None => 0,
+        };
+        let accompany = match melody {
+            Some(track) if rng.next_f64() < augment.accompany_share => Some(track),
+            _ => None,
+        };
+        let task = match accompany {
+            Some(melody_track) => Task::Accompany { melody_track },
+            None => choose_task(k, &instruments, rng),
+        };
+        let mut seq = if semitones == 0 {
+            build_sequence_with(spec, config, &triples, sources, end, &task, rng)?
+        } else {
+            let (ev, src) = transpose_events(spec, events, sources, semitones);
+            let shifted = super::events::encode_events(spec, &ev)?;
+            build_sequence_with(spec, config, &shifted, &src, end, &task, rng)?
+        };
+        seq.transpose_semitones = semitones;
+        out.sequences.push(seq);
     }
     Ok(out)
 }
@@ -601,6 +753,211 @@ mod tests {
             };
             assert!((1..=2).contains(&subset.len()));
         }
+    }
+
+    /// A two-part file: track 1 (program 68, a voice) plays even steps, track 2 (piano)
+    /// odd ones; pitches 60 and 48, with a drum note on track 3 every tenth step.
+    fn song(n: u32) -> (Vec<Event>, Vec<NoteSource>) {
+        let spec = VocabSpec::beats();
+        let mut ev = Vec::new();
+        let mut src = Vec::new();
+        for i in 0..n {
+            let drum = i % 10 == 9;
+            ev.push(Event {
+                onset_ticks: i * 6,
+                duration_ticks: 6,
+                instrument: if drum {
+                    spec.drum_instrument()
+                } else if i % 2 == 0 {
+                    spec.instrument_of_program(68)
+                } else {
+                    0
+                },
+                pitch: if drum {
+                    36
+                } else if i % 2 == 0 {
+                    60
+                } else {
+                    48
+                },
+            });
+            src.push(NoteSource {
+                track: if drum { 3 } else { 1 + (i % 2) as u16 },
+                program: if i % 2 == 0 { 68 } else { 0 },
+                is_drum: drum,
+            });
+        }
+        (ev, src)
+    }
+
+    /// (instrument code, pitch) of an event or control triple.
+    fn instrument_pitch(spec: &VocabSpec, t: &Triple) -> (u32, u32) {
+        let mut n = t.note.0;
+        if spec.is_control(t) {
+            n -= spec.control_offset();
+        }
+        n -= spec.note_offset();
+        (n / spec.max_pitch(), n % spec.max_pitch())
+    }
+
+    fn prepare(cfg: &AugmentConfig, seed: u64) -> PreparedFile {
+        let spec = VocabSpec::beats();
+        let (ev, src) = song(600);
+        let mut rng = SplitMix64::new(seed);
+        prepare_file_with(
+            &spec,
+            &PackConfig::beats(&spec),
+            &ev,
+            &src,
+            0,
+            cfg,
+            &mut rng,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn plain_augment_config_matches_prepare_file() {
+        let spec = VocabSpec::beats();
+        let (ev, _) = song(600);
+        let mut rng = SplitMix64::new(3);
+        let old = prepare_file(&spec, &PackConfig::beats(&spec), &ev, 0, 10, &mut rng).unwrap();
+        assert_eq!(prepare(&AugmentConfig::plain(10), 3), old);
+    }
+
+    #[test]
+    fn transposition_shifts_pitched_notes_and_spares_drums() {
+        let spec = VocabSpec::beats();
+        let cfg = AugmentConfig {
+            augment: 40,
+            transpose: Some((-5, 6)),
+            accompany_share: 0.0,
+        };
+        let f = prepare(&cfg, 7);
+        let shifts: std::collections::BTreeSet<i32> =
+            f.sequences.iter().map(|s| s.transpose_semitones).collect();
+        assert!(shifts.iter().all(|s| (-5..=6).contains(s)));
+        assert!(shifts.len() >= 8, "draws cover the range: {shifts:?}");
+        for s in &f.sequences {
+            let mut pitches = std::collections::BTreeSet::new();
+            for t in s.tokens.iter().filter(|t| !spec.is_rest(t)) {
+                let (instrument, pitch) = instrument_pitch(&spec, t);
+                pitches.insert((instrument == spec.drum_instrument(), pitch));
+            }
+            let k = s.transpose_semitones;
+            let want: std::collections::BTreeSet<_> = [
+                (false, (60 + k) as u32),
+                (false, (48 + k) as u32),
+                (true, 36),
+            ]
+            .into();
+            assert_eq!(pitches, want, "shift {k}");
+        }
+    }
+
+    #[test]
+    fn transposition_drops_notes_leaving_the_range() {
+        let spec = VocabSpec::beats();
+        let ev = [
+            Event {
+                onset_ticks: 0,
+                duration_ticks: 1,
+                instrument: 0,
+                pitch: 2,
+            },
+            Event {
+                onset_ticks: 1,
+                duration_ticks: 1,
+                instrument: 0,
+                pitch: 126,
+            },
+        ];
+        let (down, _) = transpose_events(&spec, &ev, &[], -3);
+        assert_eq!(down.iter().map(|e| e.pitch).collect::<Vec<_>>(), [123]);
+        let (up, _) = transpose_events(&spec, &ev, &[], 2);
+        assert_eq!(up.iter().map(|e| e.pitch).collect::<Vec<_>>(), [4]);
+    }
+
+    #[test]
+    fn accompaniment_makes_the_melody_track_controls() {
+        let spec = VocabSpec::beats();
+        let cfg = AugmentConfig {
+            augment: 20,
+            transpose: None,
+            accompany_share: 0.5,
+        };
+        let f = prepare(&cfg, 11);
+        let acc: Vec<&Sequence> = f.sequences.iter().filter(|s| s.accompaniment).collect();
+        assert!(!acc.is_empty() && acc.len() < 20, "{} of 20", acc.len());
+        let voice = spec.instrument_of_program(68);
+        for s in acc {
+            assert_eq!(s.flag, TokenId(spec.anticipate()));
+            let controls: Vec<&Triple> = s.tokens.iter().filter(|t| spec.is_control(t)).collect();
+            assert_eq!(controls.len(), 300, "every melody note is a control");
+            for c in controls {
+                assert_eq!(spec.instrument_of(c), Some(voice));
+            }
+            let events = s
+                .tokens
+                .iter()
+                .filter(|t| !spec.is_control(t) && !spec.is_rest(t));
+            assert!(events
+                .into_iter()
+                .all(|t| spec.instrument_of(t) != Some(voice)));
+        }
+    }
+
+    #[test]
+    fn accompaniment_by_track_separates_parts_sharing_a_code() {
+        // Two violins (program 40, one instrument code) on tracks 1 and 2.
+        let spec = VocabSpec::beats();
+        let (mut ev, mut src) = song(400);
+        for (e, s) in ev.iter_mut().zip(src.iter_mut()) {
+            if !s.is_drum {
+                e.instrument = spec.instrument_of_program(40);
+                s.program = 40;
+            }
+        }
+        let triples = super::super::events::encode_events(&spec, &ev).unwrap();
+        let task = Task::Accompany { melody_track: 1 };
+        let mut rng = SplitMix64::new(0);
+        let cfg = PackConfig::beats(&spec);
+        let s = build_sequence_with(&spec, &cfg, &triples, &src, 2400, &task, &mut rng).unwrap();
+        let controls = s.tokens.iter().filter(|t| spec.is_control(t)).count();
+        let violin_events = s
+            .tokens
+            .iter()
+            .filter(|t| {
+                !spec.is_control(t) && spec.instrument_of(t) == Some(spec.instrument_of_program(40))
+            })
+            .count();
+        assert_eq!((controls, violin_events), (200, 160));
+    }
+
+    #[test]
+    fn files_without_melody_keep_the_reference_tasks() {
+        let spec = VocabSpec::beats();
+        let (ev, mut src) = song(600);
+        for s in &mut src {
+            s.track = 1;
+        }
+        let cfg = AugmentConfig {
+            augment: 10,
+            transpose: None,
+            accompany_share: 1.0,
+        };
+        let mut rng = SplitMix64::new(2);
+        let f = prepare_file_with(
+            &spec,
+            &PackConfig::beats(&spec),
+            &ev,
+            &src,
+            0,
+            &cfg,
+            &mut rng,
+        )
+        .unwrap();
+        assert!(f.sequences.iter().all(|s| !s.accompaniment));
     }
 
     #[test]

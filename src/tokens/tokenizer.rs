@@ -7,9 +7,9 @@
 use thiserror::Error;
 
 use super::events::{self, Event, EventError, TokenId, Triple, TripleKind};
-use super::midi::{self, CompoundNote, MidiError, MidiInfo, NoteReader, PlayedNote};
+use super::midi::{self, CompoundNote, MidiError, MidiInfo, NoteReader, NoteSource, PlayedNote};
 use super::notes::{self, Note, NotesError};
-use super::packing::{self, PackConfig, PackError, PreparedFile};
+use super::packing::{self, AugmentConfig, PackConfig, PackError, PreparedFile};
 use super::rng::SplitMix64;
 use super::vocab::VocabSpec;
 use super::writer::{self, ProductMidi, WriteError, WriteOptions};
@@ -45,6 +45,8 @@ pub struct ReadFile {
     pub events: Vec<Event>,
     /// Durations clipped when making the events.
     pub duration_truncations: usize,
+    /// Where each event came from (track, program), parallel to `events`.
+    pub sources: Vec<NoteSource>,
 }
 
 /// The stages for one vocabulary, with reusable scratch buffers.
@@ -92,11 +94,15 @@ impl Tokenizer {
         midi::to_compound(&self.spec, stream.info(), &self.played, &mut compound)?;
         let mut events = Vec::with_capacity(compound.len());
         let duration_truncations = midi::compound_to_events(&self.spec, &compound, &mut events);
+        // `to_compound` and `compound_to_events` keep one record per played note, in order.
+        debug_assert_eq!(events.len(), self.played.len());
+        let sources = self.played.iter().map(PlayedNote::source).collect();
         Ok(ReadFile {
             info: *stream.info(),
             compound,
             events,
             duration_truncations,
+            sources,
         })
     }
 
@@ -165,6 +171,26 @@ impl Tokenizer {
             &self.spec,
             &self.pack_config,
             &file.events,
+            file.duration_truncations,
+            augment,
+            rng,
+        )?)
+    }
+
+    /// Like [`Tokenizer::prepare_training`] with transposition and the accompaniment task
+    /// ([`AugmentConfig`]); with `AugmentConfig::plain(augment)` the output is the same.
+    pub fn prepare_training_with(
+        &mut self,
+        bytes: &[u8],
+        augment: &AugmentConfig,
+        rng: &mut SplitMix64,
+    ) -> Result<PreparedFile, TokenizerError> {
+        let file = self.read_midi(bytes)?;
+        Ok(packing::prepare_file_with(
+            &self.spec,
+            &self.pack_config,
+            &file.events,
+            &file.sources,
             file.duration_truncations,
             augment,
             rng,

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use antiphon::tokens::events::{raw_to_triples, Triple};
 use antiphon::tokens::packing::{LinePacker, PreparedFile, LINE_TOKENS};
 use antiphon::tokens::writer::{playback_events, write_events, write_reference, WriteOptions};
-use antiphon::tokens::{SplitMix64, TokenId, Tokenizer, VocabSpec};
+use antiphon::tokens::{AugmentConfig, SplitMix64, TokenId, Tokenizer, VocabSpec};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 
@@ -72,6 +72,33 @@ fn parse_vocab(s: &str) -> Result<VocabSpec, String> {
     }
 }
 
+/// Reads `--transpose LO..HI` (both ends included, LO ≤ HI).
+fn parse_transpose(s: &str) -> Result<(i32, i32), String> {
+    let (lo, hi) = s
+        .split_once("..")
+        .ok_or_else(|| format!("`{s}` is not LO..HI (e.g. -5..6)"))?;
+    let lo: i32 = lo.trim().parse().map_err(|e| format!("`{lo}`: {e}"))?;
+    let hi: i32 = hi
+        .trim()
+        .trim_start_matches('=')
+        .parse()
+        .map_err(|e| format!("`{hi}`: {e}"))?;
+    if lo > hi || lo < -127 || hi > 127 {
+        return Err(format!("{lo}..{hi}: need -127 ≤ LO ≤ HI ≤ 127"));
+    }
+    Ok((lo, hi))
+}
+
+/// Reads `--accompany-share P`, a probability.
+fn parse_share(s: &str) -> Result<f64, String> {
+    let p: f64 = s.parse().map_err(|e| format!("`{s}`: {e}"))?;
+    if (0.0..=1.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err(format!("{p} is not a probability in 0..1"))
+    }
+}
+
 /// Arguments of `antiphon tokens`.
 #[derive(Args, Debug)]
 pub struct TokensArgs {
@@ -101,6 +128,16 @@ pub struct TokenizeArgs {
     /// Seed of the augmentation choices.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Transpose each augmentation by a semitone count drawn from LO..HI, both included
+    /// (e.g. -5..6: twelve keys); drums stay, notes leaving 0–127 are dropped.
+    #[arg(long, value_parser = parse_transpose, allow_hyphen_values = true)]
+    transpose: Option<(i32, i32)>,
+    /// Probability (0–1) that an augmentation is the accompaniment task instead of its
+    /// k mod 10 task: the melody track (the voice of a song, the first violin of a quartet)
+    /// becomes controls, the other parts stay events. Files without a melody track keep the
+    /// reference tasks.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
+    accompany_share: f64,
     /// Worker threads (default: all cores).
     #[arg(long)]
     jobs: Option<usize>,
@@ -345,6 +382,8 @@ fn run_tokenize(a: TokenizeArgs) -> Result<()> {
     let mut packer = LinePacker::new(spec.clone());
     let mut records: Vec<FileRecord> = Vec::with_capacity(files.len());
     let mut total_notes = 0u64;
+    let mut accompaniment_sequences = 0u64;
+    let mut transposed_sequences = 0u64;
     let mut write_error: Option<std::io::Error> = None;
 
     std::thread::scope(|scope| {
@@ -352,7 +391,12 @@ fn run_tokenize(a: TokenizeArgs) -> Result<()> {
         for _ in 0..jobs {
             let tx = tx.clone();
             let (files, spec, next, consumed, abort) = (&files, &spec, &next, &consumed, &abort);
-            let (augment, seed) = (a.augment, a.seed);
+            let seed = a.seed;
+            let augment = AugmentConfig {
+                augment: a.augment,
+                transpose: a.transpose,
+                accompany_share: a.accompany_share,
+            };
             scope.spawn(move || {
                 let mut tok = Tokenizer::new(spec.clone());
                 loop {
@@ -370,7 +414,7 @@ fn run_tokenize(a: TokenizeArgs) -> Result<()> {
                         .map_err(|e| e.to_string())
                         .and_then(|bytes| {
                             let mut rng = SplitMix64::for_item(seed, i as u64);
-                            tok.prepare_training(&bytes, augment, &mut rng)
+                            tok.prepare_training_with(&bytes, &augment, &mut rng)
                                 .map_err(|e| e.to_string())
                         });
                     if tx.send((i, result)).is_err() {
@@ -396,6 +440,8 @@ fn run_tokenize(a: TokenizeArgs) -> Result<()> {
                         total_notes += file.num_events as u64;
                         let mut range: Option<(u64, u64)> = None;
                         for s in &file.sequences {
+                            accompaniment_sequences += s.accompaniment as u64;
+                            transposed_sequences += (s.transpose_semitones != 0) as u64;
                             let r = packer.push(s.flag, &s.tokens, |line| {
                                 if write_error.is_none() {
                                     if let Err(e) = sink.write(line) {
@@ -472,11 +518,15 @@ fn run_tokenize(a: TokenizeArgs) -> Result<()> {
         "vocab": spec,
         "augment": a.augment,
         "seed": a.seed,
+        "transpose": a.transpose.map(|(lo, hi)| [lo, hi]),
+        "accompany_share": a.accompany_share,
         "stats": {
             "files": files.len(),
             "by_status": by_status,
             "notes": total_notes,
             "sequences": stats.sequences,
+            "accompaniment_sequences": accompaniment_sequences,
+            "transposed_sequences": transposed_sequences,
             "lines": stats.lines,
             "discarded_lines_max_time": stats.discarded_lines_max_time,
             "tail_tokens_dropped": packer.tail_triples() * 3,

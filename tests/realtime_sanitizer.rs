@@ -109,6 +109,54 @@ fn audio_path_is_realtime_safe_with_a_live_worker() {
 }
 
 #[test]
+fn audio_path_is_realtime_safe_with_the_model_answering() {
+    if std::env::var_os(CONTROL_ENV).is_some() {
+        return;
+    }
+    use antiphon::engine::responder::Responder;
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-beats");
+    let queues = Queues::new();
+    let status = Arc::new(Status::default());
+    let params = Arc::new(AntiphonParams::default());
+    *params.model_folder.write().unwrap() = fixture.display().to_string();
+    let mut audio = AudioSide::new(&queues, status.clone());
+    let worker = Worker::spawn(&queues, params, status.clone(), Box::new(Responder::new()))
+        .expect("worker thread");
+    // Continue mode: a one-bar phrase at 120 bpm, then four bars of listening.
+    let spb = RATE * 60.0 / 120.0;
+    let mut pos = 0.0_f64;
+    while pos < 24.0 {
+        let host = HostTransport {
+            playing: true,
+            tempo_bpm: Some(120.0),
+            pos_beats: Some(pos),
+            time_signature: Some((4, 4)),
+            bar_start_beats: None,
+            loop_beats: None,
+            sample_rate_hz: RATE,
+        };
+        audio.begin_block(&host, BLOCK);
+        for beat in 0..4 {
+            let on = ((beat as f64 - pos) * spb).round();
+            if (0.0..BLOCK as f64).contains(&on) {
+                audio.note_on(on as u32, 60 + beat as u8 * 2, 0, 0.8);
+            }
+            let off = ((beat as f64 + 0.5 - pos) * spb).round();
+            if (0.0..BLOCK as f64).contains(&off) {
+                audio.note_off(off as u32, 60 + beat as u8 * 2, 0);
+            }
+        }
+        while audio.next_generated(u32::MAX).is_some() {}
+        pos += BLOCK as f64 / spb;
+        std::thread::sleep(Duration::from_micros(300));
+    }
+    worker.stop();
+    let engine = status.engine_line.lock().unwrap().clone();
+    assert!(engine.contains("tiny-beats"), "the model ran: {engine}");
+}
+
+#[test]
 fn sanitizer_catches_a_deliberate_allocation() {
     if !SANITIZED {
         // Without the sanitizer the control would prove nothing; the normal build still checks

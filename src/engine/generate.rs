@@ -197,8 +197,7 @@ pub fn generate_streaming(
     let mut current = ops::max_time(spec, &prompt, None);
 
     let mut state = StepState::new(request.window);
-    let mut new_triples = 0;
-    while new_triples < request.max_new_triples {
+    while state.sampled.len() < request.max_new_triples {
         while let Some(control) = pending.get(next_pending) {
             if current < spec.time_of(control) - request.delta_ticks {
                 break;
@@ -222,23 +221,13 @@ pub fn generate_streaming(
         tokens.push(new);
         state.sampled.push(new);
         current = new_time;
-        new_triples += 1;
         if !observe(&new) {
             break;
         }
     }
 
     let (events, _) = ops::split(spec, &tokens);
-    let mut out = ops::unpad(spec, &events);
-    out.extend_from_slice(&future);
-    Ok(Generated {
-        events: ops::sort(&out),
-        tokens,
-        new_triples,
-        cache_rebuilds: state.feeder.rebuilds,
-        choices: state.choices,
-        sampled: state.sampled,
-    })
+    Ok(state.finish(spec, tokens, &events, &future))
 }
 
 /// The reference's plain-autoregressive baseline `generate_ar` (SPEC §8.4), kept for
@@ -272,8 +261,7 @@ pub fn generate_ar(
     let mut current = ops::max_time(spec, &tokens, None);
 
     let mut state = StepState::new(request.window);
-    let mut new_triples = 0;
-    while new_triples < request.max_new_triples {
+    while state.sampled.len() < request.max_new_triples {
         let new = state.add_triple(
             model,
             spec,
@@ -298,21 +286,12 @@ pub fn generate_ar(
         }
         tokens.push(new);
         state.sampled.push(new);
-        new_triples += 1;
     }
     if let Some(event) = future.get(next_future) {
         tokens.push(*event);
     }
-    let mut out = ops::unpad(spec, &tokens);
-    out.extend_from_slice(&future);
-    Ok(Generated {
-        events: ops::sort(&out),
-        tokens,
-        new_triples,
-        cache_rebuilds: state.feeder.rebuilds,
-        choices: state.choices,
-        sampled: state.sampled,
-    })
+    let events = tokens.clone();
+    Ok(state.finish(spec, tokens, &events, &future))
 }
 
 /// A control triple turned back into an event (27513 off every token, SPEC §8.4).
@@ -334,6 +313,26 @@ struct StepState {
 }
 
 impl StepState {
+    /// The run's result: `sort(unpad(events) + future)` (SPEC §8.1 step 8) and the trace.
+    fn finish(
+        self,
+        spec: &VocabSpec,
+        tokens: Vec<Triple>,
+        events: &[Triple],
+        future: &[Triple],
+    ) -> Generated {
+        let mut out = ops::unpad(spec, events);
+        out.extend_from_slice(future);
+        Generated {
+            events: ops::sort(&out),
+            tokens,
+            new_triples: self.sampled.len(),
+            cache_rebuilds: self.feeder.rebuilds,
+            choices: self.choices,
+            sampled: self.sampled,
+        }
+    }
+
     fn new(window: WindowPolicy) -> Self {
         Self {
             window,

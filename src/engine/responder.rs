@@ -361,6 +361,14 @@ fn saved(note: &Note, onset_beats: f64) -> SavedNote {
     }
 }
 
+/// Counts an answer and keeps it with the project.
+fn save_answer(ctx: &WorkerContext, answer: SavedAnswer) {
+    ctx.status.answers.fetch_add(1, Ordering::Relaxed);
+    if let Ok(mut saved_answer) = ctx.params.last_answer.write() {
+        *saved_answer = answer;
+    }
+}
+
 fn captured_note(c: &CapturedNote, onset_beats: f64, program: u8) -> Note {
     Note {
         onset_beats,
@@ -521,16 +529,16 @@ impl Continuation {
             }
             Ok(answer) => {
                 gen.report(ctx, answer.len(), started, first_note_ms);
-                ctx.status.answers.fetch_add(1, Ordering::Relaxed);
-                if let Ok(mut saved_answer) = ctx.params.last_answer.write() {
-                    *saved_answer = SavedAnswer {
+                save_answer(
+                    ctx,
+                    SavedAnswer {
                         mode: "continue".into(),
                         window_start_beats: phrase.first().map(|n| n.onset_beats).unwrap_or(from),
                         window_len_beats: 0.0,
                         heard: phrase.iter().map(|n| saved(n, n.onset_beats)).collect(),
                         answer: answer.iter().map(|n| saved(n, n.onset_beats)).collect(),
-                    };
-                }
+                    },
+                );
                 true
             }
             Err(e) => {
@@ -811,26 +819,22 @@ impl Accompaniment {
         }
         if !self.next.is_empty() {
             self.current = std::mem::take(&mut self.next);
-            ctx.status.answers.fetch_add(1, Ordering::Relaxed);
             let start = window.start;
-            if let Ok(mut saved_answer) = ctx.params.last_answer.write() {
-                *saved_answer = SavedAnswer {
+            let heard = self.previous_melody.iter().flatten();
+            save_answer(
+                ctx,
+                SavedAnswer {
                     mode: "accompany".into(),
                     window_start_beats: start,
                     window_len_beats: window.len,
-                    heard: self
-                        .previous_melody
-                        .iter()
-                        .flatten()
-                        .map(|n| saved(n, start + n.onset_beats))
-                        .collect(),
+                    heard: heard.map(|n| saved(n, start + n.onset_beats)).collect(),
                     answer: self
                         .current
                         .iter()
                         .map(|n| saved(n, start + n.onset_beats))
                         .collect(),
-                };
-            }
+                },
+            );
         }
         self.next.clear();
         self.next_until = 0.0;

@@ -17,10 +17,9 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A song from the CC0 OpenScore Lieder (voice on track 1, piano on tracks 2–3).
+/// The example song: eight bars of a CC0 OpenScore song (voice on track 1, piano on 2–3).
 fn song() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data/openscore/lieder/Abbott_Jane_Bingham_Just_for_Today.mid")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/song.mid")
 }
 
 fn scratch(name: &str) -> PathBuf {

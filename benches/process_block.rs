@@ -93,6 +93,8 @@ fn plugin_process(c: &mut Criterion) {
         blocks: Blocks::Fixed(BLOCK),
         split_blocks: false,
         pace: Duration::ZERO,
+        lead_in: Duration::ZERO,
+        stop_at_end: false,
     };
     let check = host.play(&song, playback);
     assert_eq!(

@@ -76,16 +76,18 @@ fn answers(rec: &Recording, input: &[InputNote]) -> Vec<common::Recorded> {
 fn playback(seconds: f64) -> Playback {
     Playback {
         pace: std::time::Duration::from_micros(600),
+        lead_in: std::time::Duration::from_secs(2),
         ..Playback::seconds(seconds, 512)
     }
 }
 
 #[test]
-fn accompaniment_of_bars_1_to_4_plays_in_bars_5_to_8() {
+fn accompaniment_of_bars_1_to_4_plays_in_bars_5_to_8_only() {
     let mut song = Song::at_tempo(BPM);
     song.notes = melody(4);
     let mut host = model_host("accompany", 11, 4);
-    let rec = host.play(&song, playback(8.0 * 4.0 * 60.0 / BPM + 1.0));
+    // Twelve bars: the player is silent in bars 5–8, so nothing follows in bars 9–12.
+    let rec = host.play(&song, playback(12.0 * 4.0 * 60.0 / BPM));
     let answer = answers(&rec, &song.notes);
     assert!(!answer.is_empty(), "no accompaniment was played");
     for e in answer.iter().filter(|e| e.on) {
@@ -135,8 +137,15 @@ fn a_loop_over_bars_1_to_4_plays_the_accompaniment_on_its_next_turn() {
     song.notes = melody(4);
     song.loop_beats = Some((0.0, 16.0));
     let mut host = model_host("accompany", 11, 4);
-    // Two turns of the loop and a little of the third.
-    let rec = host.play(&song, playback(2.2 * 16.0 * 60.0 / BPM));
+    // Two turns of the loop and a little of the third (silent turns keep the accompaniment),
+    // then stop.
+    let rec = host.play(
+        &song,
+        Playback {
+            stop_at_end: true,
+            ..playback(2.2 * 16.0 * 60.0 / BPM)
+        },
+    );
     let turn_two = rec.samples_of_beat(0.0)[1];
     let answer = answers(&rec, &song.notes);
     assert!(

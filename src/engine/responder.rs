@@ -691,7 +691,13 @@ impl Accompaniment {
                 let target = (self.next_until + clock.bar_len).min(window.len);
                 self.extend_next(ctx, gen, &ended, target, Placement::ThisPass);
             }
+            let silent_pass = ended.is_empty() && self.next.is_empty();
             self.rotate(ctx, window, ended);
+            if silent_pass && !self.looping {
+                // The player stopped: the next note opens a new window at its own bar.
+                *self = Accompaniment::default();
+                return;
+            }
             // Bars changes apply from the next window on (a loop keeps its window).
             if !self.looping {
                 let len = ctx.params.bars.value().max(1) as f64 * clock.bar_len;
@@ -739,13 +745,17 @@ impl Accompaniment {
         }
         let from = self.next_until;
         let channel = ctx.params.out_channel_index();
+        let silent = melody.is_empty();
         let repeats = self
             .previous_melody
             .as_ref()
-            .is_some_and(|prev| same_melody(prev, melody, target))
-            || melody.is_empty();
-        let reuse =
-            !self.force_new && !self.current.is_empty() && (ctx.params.freeze.value() || repeats);
+            .is_some_and(|prev| same_melody(prev, melody, target));
+        // In a loop a silent turn keeps its accompaniment (the player is listening); on a
+        // linear timeline a silent pass means the player stopped, so nothing follows it.
+        let reuse = !self.force_new
+            && !self.current.is_empty()
+            && (self.looping || !silent)
+            && (ctx.params.freeze.value() || repeats || silent);
         // Where a note of the next pass sounds: the loop's next turn, the turn that has just
         // begun, or the following window.
         let (looping, pass_start) = (self.looping, self.pass_start);

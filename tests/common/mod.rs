@@ -182,6 +182,11 @@ pub struct Playback {
     pub split_blocks: bool,
     /// Real time to wait after each block, so the worker thread can answer.
     pub pace: Duration,
+    /// Real time to wait before the first block, so the worker can load its model (a musician
+    /// presses play seconds after opening the plugin; paced blocks run faster than real time).
+    pub lead_in: Duration,
+    /// End with one block in which the transport has stopped (the plugin releases its notes).
+    pub stop_at_end: bool,
 }
 
 impl Playback {
@@ -192,6 +197,8 @@ impl Playback {
             blocks: Blocks::Fixed(block),
             split_blocks: false,
             pace: Duration::from_micros(300),
+            lead_in: Duration::ZERO,
+            stop_at_end: false,
         }
     }
 }
@@ -462,6 +469,7 @@ impl Host {
         let mut pos_beats = 0.0_f64;
         let mut playing = true;
         let mut done = 0u64;
+        std::thread::sleep(playback.lead_in);
 
         while done < playback.total_samples {
             let len = match playback.blocks {
@@ -606,6 +614,23 @@ impl Host {
             if !playback.pace.is_zero() {
                 std::thread::sleep(playback.pace);
             }
+        }
+        if playback.stop_at_end {
+            let stopped = State {
+                playing: false,
+                pos_beats,
+                tempo_bpm: song.tempo_at(pos_beats),
+            };
+            let len = 512;
+            recording.segments.push(Segment {
+                start_sample: done,
+                start_beats: quantize(pos_beats),
+                tempo_bpm: stopped.tempo_bpm,
+                len: len as u64,
+                playing: false,
+            });
+            let times = self.process_block(done, len, stopped, &[], song, &mut recording);
+            recording.block_times.push((done, len, times));
         }
         recording
     }

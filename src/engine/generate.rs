@@ -13,8 +13,8 @@
 
 use super::model::{LanguageModel, ModelError};
 use super::sampling::{
-    apply_temperature, choose, mask_by_type, mask_instruments, mask_past_onsets, nucleus, Chooser,
-    Grammar, SamplingParams,
+    apply_temperature, choose, mask_by_type, mask_far_onsets, mask_instruments, mask_past_onsets,
+    nucleus, Chooser, Grammar, SamplingParams,
 };
 use crate::tokens::anticipation::anticipate;
 use crate::tokens::{ops, OpsError, Triple, VocabSpec};
@@ -378,7 +378,12 @@ impl StepState {
             let logits = self.feeder.logits(model, &self.input)?;
             mask_by_type(logits, spec, position, &request.grammar);
             match position {
-                0 => mask_past_onsets(logits, spec, current_time - offset),
+                0 => {
+                    mask_past_onsets(logits, spec, current_time - offset);
+                    if let Some(gap) = request.grammar.max_onset_gap_ticks {
+                        mask_far_onsets(logits, spec, current_time - offset, gap);
+                    }
+                }
                 2 => mask_instruments(logits, spec, &present, &request.grammar),
                 _ => {}
             }

@@ -17,6 +17,10 @@ pub struct Grammar {
     pub rest_only_as_note: bool,
     /// If set, the only instrument codes new notes may use (the Instrument parameter).
     pub allowed_instruments: Option<Vec<u32>>,
+    /// If set, the furthest a new onset may lie after the current time, in ticks. Training
+    /// lines are REST-padded, so no gap between events ever exceeds the rest density; a model
+    /// that is not sure of that would otherwise jump past the end of an answer and stop it.
+    pub max_onset_gap_ticks: Option<i64>,
 }
 
 impl Grammar {
@@ -25,6 +29,7 @@ impl Grammar {
         Self {
             rest_only_as_note: false,
             allowed_instruments: None,
+            max_onset_gap_ticks: None,
         }
     }
 
@@ -33,6 +38,15 @@ impl Grammar {
         Self {
             rest_only_as_note: true,
             allowed_instruments,
+            max_onset_gap_ticks: None,
+        }
+    }
+
+    /// Also bans onsets more than `ticks` after the current time.
+    pub fn with_max_onset_gap(self, ticks: i64) -> Self {
+        Self {
+            max_onset_gap_ticks: Some(ticks),
+            ..self
         }
     }
 }
@@ -99,6 +113,20 @@ pub fn mask_past_onsets(logits: &mut [f32], spec: &VocabSpec, current_time_ticks
     if current_time_ticks > 0 {
         let end = (spec.time_offset() as i64 + current_time_ticks).min(logits.len() as i64);
         ban(logits, spec.time_offset() as usize..end as usize);
+    }
+}
+
+/// Bans time tokens more than `gap_ticks` after `current_time_ticks` (window-relative).
+pub fn mask_far_onsets(
+    logits: &mut [f32],
+    spec: &VocabSpec,
+    current_time_ticks: i64,
+    gap_ticks: i64,
+) {
+    let first_banned = spec.time_offset() as i64 + current_time_ticks.max(0) + gap_ticks + 1;
+    let end = spec.time_offset() as i64 + spec.max_time() as i64;
+    if first_banned < end {
+        ban(logits, first_banned as usize..end as usize);
     }
 }
 
@@ -256,6 +284,22 @@ mod tests {
             allowed_ranges(&logits),
             vec![[start, start + 128], [27512, 27513]]
         );
+    }
+
+    #[test]
+    fn onsets_stay_between_now_and_the_largest_gap() {
+        let spec = VocabSpec::beats();
+        let mut logits = vec![0.0f32; spec.vocab_size() as usize];
+        mask_by_type(&mut logits, &spec, 0, &Grammar::product(None));
+        mask_past_onsets(&mut logits, &spec, 100);
+        mask_far_onsets(&mut logits, &spec, 100, 24);
+        let t0 = spec.time_offset() as usize;
+        assert_eq!(allowed_ranges(&logits), vec![[t0 + 100, t0 + 125]]);
+        // Near the top of the time range nothing beyond it is touched.
+        let mut logits = vec![0.0f32; spec.vocab_size() as usize];
+        let top = spec.max_time() as i64 - 5;
+        mask_far_onsets(&mut logits, &spec, top, 24);
+        assert!(logits.iter().all(|x| x.is_finite()));
     }
 
     #[test]

@@ -298,7 +298,7 @@ fn run(
         drop_controls_before_ticks: 0,
         delta_ticks: spec.delta_ticks() as i64,
         sampling: settings.sampling,
-        grammar: Grammar::product(instruments),
+        grammar: Grammar::product(instruments).with_max_onset_gap(spec.rest_density_ticks() as i64),
         window: WindowPolicy::Hop {
             keep_tokens: HOP_KEEP_TOKENS,
         },

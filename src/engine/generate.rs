@@ -13,8 +13,8 @@
 
 use super::model::{LanguageModel, ModelError};
 use super::sampling::{
-    apply_temperature, choose, mask_by_type, mask_far_onsets, mask_instruments, mask_past_onsets,
-    nucleus, Chooser, Grammar, SamplingParams,
+    apply_temperature, choose, mask_by_type, mask_far_onsets, mask_instruments, mask_onset,
+    mask_past_onsets, mask_started_notes, nucleus, Chooser, Grammar, SamplingParams,
 };
 use crate::tokens::anticipation::anticipate;
 use crate::tokens::{ops, OpsError, Triple, VocabSpec};
@@ -301,6 +301,20 @@ fn from_control(spec: &VocabSpec, t: Triple) -> Triple {
 }
 
 /// What persists between triples: the window's start, the feeder and scratch buffers.
+/// The sampled notes (not RESTs) that start at `onset` (absolute ticks); sampled times never
+/// decrease, so they are at the end.
+fn notes_starting_at<'t>(
+    spec: &'t VocabSpec,
+    sampled: &'t [Triple],
+    onset: i64,
+) -> impl Iterator<Item = &'t Triple> + 't {
+    sampled
+        .iter()
+        .rev()
+        .take_while(move |t| spec.time_of(t) == onset)
+        .filter(move |t| t.note.0 != spec.rest())
+}
+
 struct StepState {
     window: WindowPolicy,
     /// Index (in triples) where the window starts, for [`WindowPolicy::Hop`].
@@ -374,7 +388,7 @@ impl StepState {
             .collect();
 
         let mut new = [0u32; 3];
-        for (position, slot) in new.iter_mut().enumerate() {
+        for position in 0..3 {
             let logits = self.feeder.logits(model, &self.input)?;
             mask_by_type(logits, spec, position, &request.grammar);
             match position {
@@ -383,8 +397,20 @@ impl StepState {
                     if let Some(gap) = request.grammar.max_onset_gap_ticks {
                         mask_far_onsets(logits, spec, current_time - offset, gap);
                     }
+                    if let Some(cap) = request.grammar.max_notes_per_onset {
+                        if notes_starting_at(spec, &self.sampled, current_time).count() >= cap {
+                            mask_onset(logits, spec, current_time - offset);
+                        }
+                    }
                 }
-                2 => mask_instruments(logits, spec, &present, &request.grammar),
+                2 => {
+                    mask_instruments(logits, spec, &present, &request.grammar);
+                    if request.grammar.distinct_onset_notes {
+                        let onset = new[0] as i64 + offset;
+                        let started = notes_starting_at(spec, &self.sampled, onset);
+                        mask_started_notes(logits, started.map(|t| t.note.0));
+                    }
+                }
                 _ => {}
             }
             apply_temperature(logits, request.sampling.temperature);
@@ -393,7 +419,7 @@ impl StepState {
                 position,
                 current_time,
             })?;
-            *slot = token;
+            new[position] = token;
             self.choices.push(token);
             self.input.push(token);
         }
@@ -427,6 +453,86 @@ impl StepState {
 mod tests {
     use super::*;
     use crate::engine::fake::FakeModel;
+
+    /// A model stuck on one idea: the current onset, a quarter note, and key 60 on the piano
+    /// above every other key (lower keys next).
+    struct StuckModel {
+        spec: VocabSpec,
+        logits: Vec<f32>,
+        fed: usize,
+    }
+
+    impl LanguageModel for StuckModel {
+        fn vocab_size(&self) -> usize {
+            self.spec.vocab_size() as usize
+        }
+        fn context_length(&self) -> usize {
+            1024
+        }
+        fn cached_len(&self) -> usize {
+            self.fed
+        }
+        fn reset(&mut self) {
+            self.fed = 0;
+        }
+        fn feed(&mut self, tokens: &[u32]) -> Result<&[f32], ModelError> {
+            self.fed += tokens.len();
+            let s = &self.spec;
+            self.logits.fill(0.0);
+            self.logits[s.time_offset() as usize] = 10.0;
+            self.logits[(s.duration_offset() + 12) as usize] = 10.0;
+            for key in 0..=60u32 {
+                self.logits[(s.note_offset() + key) as usize] = 10.0 + key as f32;
+            }
+            Ok(&self.logits)
+        }
+    }
+
+    #[test]
+    fn the_product_grammar_starts_each_note_once_and_at_most_twelve_per_onset() {
+        let spec = VocabSpec::beats();
+        let mut model = StuckModel {
+            logits: vec![0.0; spec.vocab_size() as usize],
+            spec: spec.clone(),
+            fed: 0,
+        };
+        let request = Request {
+            start_ticks: 0,
+            end_ticks: 48,
+            inputs: Vec::new(),
+            controls: Vec::new(),
+            drop_controls_before_ticks: 0,
+            delta_ticks: spec.delta_ticks() as i64,
+            sampling: SamplingParams {
+                temperature: 1.0,
+                top_p: 1.0,
+            },
+            grammar: Grammar::product(None),
+            window: WindowPolicy::Reference,
+            max_new_triples: 40,
+        };
+        let out = generate_streaming(
+            &mut model,
+            &spec,
+            &request,
+            &mut Chooser::Greedy,
+            &mut |_| true,
+        )
+        .unwrap();
+        let first: Vec<(i64, u32)> = out
+            .sampled
+            .iter()
+            .map(|t| (spec.time_of(t), t.note.0 - spec.note_offset()))
+            .collect();
+        // Twelve keys on the first onset, from 60 down, then the next onset.
+        let expected: Vec<(i64, u32)> = (0..12).map(|k| (0, 60 - k)).collect();
+        assert_eq!(first[..12], expected[..]);
+        assert_ne!(first[12].0, 0);
+        let mut seen = std::collections::HashSet::new();
+        for pair in &first {
+            assert!(seen.insert(*pair), "{pair:?} started twice");
+        }
+    }
 
     #[test]
     fn feeder_rebuilds_a_cache_it_did_not_fill() {

@@ -3,6 +3,7 @@
 //!
 //! Ranges are functions so the editor and the command line share them.
 
+use crate::engine::sampling::DEFAULT_TOP_P;
 use nice_plug::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, RwLock};
@@ -229,7 +230,7 @@ impl Default for AntiphonParams {
             temperature: FloatParam::new("Temperature", 1.0, temperature_range())
                 .with_step_size(0.01)
                 .with_value_to_string(formatters::v2s_f32_rounded(2)),
-            top_p: FloatParam::new("Top-p", 0.95, top_p_range())
+            top_p: FloatParam::new("Top-p", DEFAULT_TOP_P, top_p_range())
                 .with_step_size(0.01)
                 .with_value_to_string(formatters::v2s_f32_rounded(2)),
             bars: IntParam::new("Bars", 4, bars_range()).with_unit(" bars"),

@@ -9,6 +9,11 @@ use crate::tokens::{SplitMix64, VocabSpec};
 /// SPEC §8.2: 16 minus one reserved for drums).
 pub const REFERENCE_INSTRUMENT_CAP: usize = 15;
 
+/// Top-p the plugin and the CLI start with: the setting at which antiphon-small's accompaniments
+/// and continuations sat nearer the real parts than random notes on every metric of its model
+/// card (0.9 and 0.95 made continuations too dense).
+pub const DEFAULT_TOP_P: f32 = 0.98;
+
 /// The product grammar's limit on notes starting together (two hands and a voice, or a quartet
 /// in double stops, stay well below it).
 pub const PRODUCT_MAX_NOTES_PER_ONSET: usize = 12;

@@ -39,7 +39,7 @@ impl Default for TaskSettings {
         Self {
             sampling: SamplingParams {
                 temperature: 1.0,
-                top_p: 0.95,
+                top_p: crate::engine::sampling::DEFAULT_TOP_P,
             },
             seed: 0,
             instruments: None,

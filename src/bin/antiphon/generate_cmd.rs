@@ -78,7 +78,7 @@ pub struct CommonArgs {
     #[arg(long, default_value_t = 1.0)]
     temperature: f32,
     /// Nucleus threshold, 0.5–1.0.
-    #[arg(long, default_value_t = 0.95)]
+    #[arg(long, default_value_t = antiphon::engine::sampling::DEFAULT_TOP_P)]
     top_p: f32,
     /// Seed; 0 draws a new one (printed) each run.
     #[arg(long, default_value_t = 0)]
@@ -558,14 +558,20 @@ fn run_bench(a: BenchArgs) -> Result<(), Failure> {
     model.feed(&tokens).map_err(failed)?;
     let prefill_ms = started.elapsed().as_secs_f64() * 1e3;
 
+    // Twice: the first pass after loading pays ONNX Runtime's warm-up at every new cache
+    // length; the plugin's later answers run like the second.
     let decode = a.decode_tokens.clamp(1, context - 2);
-    model.reset();
-    model.feed(&tokens[..1]).map_err(failed)?;
-    let started = Instant::now();
-    for &t in &tokens[1..=decode] {
-        model.feed(&[t]).map_err(failed)?;
-    }
-    let decode_s = started.elapsed().as_secs_f64();
+    let mut decode_pass = || -> Result<f64, Failure> {
+        model.reset();
+        model.feed(&tokens[..1]).map_err(failed)?;
+        let started = Instant::now();
+        for &t in &tokens[1..=decode] {
+            model.feed(&[t]).map_err(failed)?;
+        }
+        Ok(started.elapsed().as_secs_f64())
+    };
+    let cold_s = decode_pass()?;
+    let decode_s = decode_pass()?;
 
     // Time to the first note: a four-bar melody, accompanied until one note is out.
     let melody: Vec<Note> = (0..16)
@@ -573,18 +579,27 @@ fn run_bench(a: BenchArgs) -> Result<(), Failure> {
             onset_beats: i as f64,
             duration_beats: 1.0,
             pitch: [72, 74, 76, 77][i % 4],
-            instrument: GmInstrument::Program(73),
+            // The voice, as the plugin gives captured melodies and as the songs were trained.
+            instrument: GmInstrument::Program(68),
             velocity: 90,
         })
         .collect();
     let settings = TaskSettings {
         seed: 1,
-        max_new_notes: 1,
         ..TaskSettings::default()
     };
     let started = Instant::now();
-    let first = tasks::accompany(&mut model, &spec, &melody, &[], 0.0, 16.0, &settings)
-        .map_err(generation_failed)?;
+    let first = tasks::accompany_streaming(
+        &mut model,
+        &spec,
+        &melody,
+        &[],
+        0.0,
+        16.0,
+        &settings,
+        &mut |_| false,
+    )
+    .map_err(generation_failed)?;
     let first_note_ms = started.elapsed().as_secs_f64() * 1e3;
 
     let report = serde_json::json!({
@@ -598,6 +613,7 @@ fn run_bench(a: BenchArgs) -> Result<(), Failure> {
         "decode_tokens": decode,
         "decode_tokens_per_s": decode as f64 / decode_s,
         "decode_ms_per_token": decode_s * 1e3 / decode as f64,
+        "decode_tokens_per_s_first_pass": decode as f64 / cold_s,
         "first_note_ms": first_note_ms,
         "first_note_found": !first.is_empty(),
     });

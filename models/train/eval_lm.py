@@ -43,6 +43,28 @@ def model_nll(path: Path, lines: np.ndarray, batch: int = 4) -> np.ndarray:
     return out
 
 
+def onnx_nll(folder: Path, lines: np.ndarray) -> np.ndarray:
+    """The same NLL from an exported model folder through ONNX Runtime (1 thread, empty cache)."""
+    import onnxruntime as ort
+    card = json.load(open(folder / "model.json"))
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    sess = ort.InferenceSession(str(folder / "model.onnx"), opts, providers=["CPUExecutionProvider"])
+    L, H, D = card["num_layers"], card["num_heads"], card["head_size"]
+    n = lines.shape[1]
+    feeds = {"attention_mask": np.ones((1, n), np.int64), "position_ids": np.arange(n, dtype=np.int64)[None]}
+    for i in range(L):
+        for kind in ("key", "value"):
+            feeds[f"past_key_values.{i}.{kind}"] = np.zeros((1, H, 0, D), np.float32)
+    out = np.zeros((lines.shape[0], n - 1), dtype=np.float32)
+    for i in range(lines.shape[0]):
+        ids = lines[i:i + 1].astype(np.int64)
+        logits = torch.from_numpy(sess.run(["logits"], {**feeds, "input_ids": ids})[0][0])
+        out[i] = torch.nn.functional.cross_entropy(logits[:-1], torch.from_numpy(ids[0, 1:]),
+                                                   reduction="none").numpy()
+    return out
+
+
 def summarize(nll: np.ndarray, lines: np.ndarray, vocab: dict) -> dict:
     nll = nll.astype(np.float64)
     n_triples = nll.shape[1] // 3
@@ -66,6 +88,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lines", type=Path, required=True)
     ap.add_argument("--model", action="append", default=[], help="NAME=HF_OR_LSTM_DIR")
+    ap.add_argument("--onnx", action="append", default=[], help="NAME=EXPORTED_FOLDER (through ONNX Runtime)")
     ap.add_argument("--ngram", type=Path, help="ngram.py's JSON; its -<lines stem>-nll.npy is read")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path, required=True)
@@ -80,6 +103,10 @@ def main() -> int:
     for spec in args.model:
         name, path = spec.split("=", 1)
         results["models"][name] = summarize(model_nll(Path(path), lines), lines, vocab)
+        results["models"][name]["path"] = path
+    for spec in args.onnx:
+        name, path = spec.split("=", 1)
+        results["models"][name] = summarize(onnx_nll(Path(path), lines), lines, vocab)
         results["models"][name]["path"] = path
     json.dump(results, open(args.out, "w"), indent=1)
     print(f"{'model':<22} {'loss':>7} {'time':>7} {'dur':>7} {'note':>7} {'event ppl':>10} {'note-event ppl':>14}")

@@ -8,7 +8,9 @@ the real parts and against random notes.
 Sampler: SPEC §8 adapted to the `beats` vocabulary, with a KV cache. Prompt events are
 REST-padded (every `rest_density_ticks`) up to the start, controls are interleaved by
 anticipation (delta = `delta_ticks`) and fed as soon as `current ≥ control time − delta`;
-each triple is drawn with masks by position (time: time tokens not before the current time;
+each triple is drawn with masks by position (time: time tokens not before the current time
+and, unless --no-max-gap, not more than rest_density_ticks after it: training events are
+REST-padded, so no larger gap between consecutive events ever occurs;
 duration: durations; note: the notes of the allowed instruments and REST), temperature and
 nucleus (top-p). A window that would pass 1020 tokens slides (triple-aligned, relativized to
 its smallest time, re-prefilled). Generation stops at the first onset at or after the end.
@@ -161,8 +163,12 @@ def write_midi(path: Path, parts, vocab: dict, tempo: int):
 # ---------------------------------------------------------------- the sampler
 
 class Sampler:
-    def __init__(self, model, vocab: dict, seed: int, top_p: float = 0.95, temperature: float = 1.0):
+    def __init__(self, model, vocab: dict, seed: int, top_p: float = 0.95, temperature: float = 1.0,
+                 max_gap: bool = True):
         self.model = model
+        # Training events are REST-padded, so consecutive event times never differ by more
+        # than rest_density_ticks: with max_gap the time mask also bans later onsets.
+        self.max_gap = max_gap
         self.v = vocab
         self.top_p = top_p
         self.temperature = temperature
@@ -274,7 +280,8 @@ class Sampler:
             if self.win_len + 3 > self.max_window or current - self.offset >= v["max_time"] - v["delta_ticks"]:
                 self._reset_window()
             lo = current - self.offset
-            time_ok = (ids >= v["time_offset"] + max(lo, 0)) & (ids < v["time_offset"] + v["max_time"])
+            hi = min(v["max_time"], lo + v["rest_density_ticks"] + 1) if self.max_gap else v["max_time"]
+            time_ok = (ids >= v["time_offset"] + max(lo, 0)) & (ids < v["time_offset"] + hi)
             t = self._draw(time_ok)
             self._feed([t])
             abs_t = t - v["time_offset"] + self.offset
@@ -458,6 +465,8 @@ def main() -> int:
     ap.add_argument("--engine", choices=["cli", "python"], default="cli",
                     help="cli: the Rust engine (`antiphon accompany/continue` on --onnx); python: this file's sampler")
     ap.add_argument("--onnx", type=Path, help="exported model folder for --engine cli")
+    ap.add_argument("--no-max-gap", action="store_true",
+                    help="python engine: do not ban onsets more than rest_density_ticks after the current time")
     ap.add_argument("--antiphon", type=Path, default=HERE.parents[1] / "target" / "release" / "antiphon")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -497,7 +506,8 @@ def main() -> int:
             if cli:
                 gen = cli.accompany(melody, tempo, instruments, args.seed + 1 + i, span)
             else:
-                sampler = Sampler(model, vocab, seed=args.seed + i, top_p=args.top_p, temperature=args.temperature)
+                sampler = Sampler(model, vocab, seed=args.seed + i, top_p=args.top_p, temperature=args.temperature,
+                                  max_gap=not args.no_max_gap)
                 gen = sampler.generate([], melody, 0, span, instruments)
             rnd = random_notes(rng, 0, span, instruments)
             context, window_q, prompt = melody, 32, []
@@ -514,7 +524,7 @@ def main() -> int:
                 gen = cli.continue_(prompt, tempo, args.seed + 101 + i, pl, span)
             else:
                 sampler = Sampler(model, vocab, seed=args.seed + 100 + i, top_p=args.top_p,
-                                  temperature=args.temperature)
+                                  temperature=args.temperature, max_gap=not args.no_max_gap)
                 gen = sampler.generate(prompt, [], pl, span, instruments)
             rnd = random_notes(rng, pl, span, instruments)
             context, window_q, melody = prompt, 32, None
@@ -569,7 +579,7 @@ def main() -> int:
         s["pieces"] = len(recs)
         summary[task] = s
     json.dump({"settings": {"top_p": args.top_p, "temperature": args.temperature, "seed": args.seed,
-                            "engine": args.engine, "model": str(args.model)}, "summary": summary, "pieces": results},
+                            "engine": args.engine, "max_gap": not args.no_max_gap, "model": str(args.model)}, "summary": summary, "pieces": results},
               open(args.metrics, "w"), indent=1)
     print(json.dumps(summary, indent=1))
     return 0

@@ -22,6 +22,7 @@ import csv
 import json
 import math
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -221,12 +222,23 @@ def main() -> int:
                   f"note {r['loss_note']:.3f}), event ppl {r['event_ppl']:.2f}", flush=True)
         valid_csv.flush()
 
+    # SIGTERM/SIGINT end the run at the next step boundary with a final evaluation and checkpoint,
+    # so a run can be stopped (e.g. to restart it with --cooldown-start) without losing steps.
+    stop = {"now": False}
+
+    def request_stop(signum, frame):
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
     started = time.time()
     base_elapsed = state["elapsed_s"]
     last_ckpt = last_eval = time.time()
     autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=args.bf16)
     net.train()
-    while state["step"] < args.max_steps and time.time() - started < args.max_hours * 3600:
+    while (not stop["now"] and state["step"] < args.max_steps
+           and time.time() - started < args.max_hours * 3600):
         lr = lr_at(state["step"], args)
         for g in opt.param_groups:
             g["lr"] = lr

@@ -457,7 +457,7 @@ def main() -> int:
     ap.add_argument("--vocab", type=Path, default=HERE / "vocab_beats.json")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--metrics", type=Path, required=True)
-    ap.add_argument("--top-p", type=float, default=0.95)
+    ap.add_argument("--top-p", type=float, default=0.98)
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)

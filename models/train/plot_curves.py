@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Learning curves of train.py runs: training loss (smoothed) and validation loss against
+wall time, for one or more runs.
+
+    python plot_curves.py work/gpt2 work/lstm --out ../antiphon-small/learning_curves.png
+"""
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def read(path: Path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("runs", type=Path, nargs="+")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--smooth", type=int, default=50, help="moving average over this many steps")
+    args = ap.parse_args()
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for run in args.runs:
+        tr = read(run / "train.csv")
+        if tr:
+            h = np.array([float(r["elapsed_s"]) for r in tr]) / 3600
+            y = np.array([float(r["loss"]) for r in tr])
+            k = min(args.smooth, len(y))
+            ys = np.convolve(y, np.ones(k) / k, mode="valid")
+            a.plot(h[k - 1:], ys, label=f"{run.name} (train, {k}-step mean)")
+        va = read(run / "valid.csv")
+        for which, style in (("raw", "--"), ("ema", "-")):
+            rows = [r for r in va if r["which"] == which]
+            if rows:
+                h = [float(r["elapsed_s"]) / 3600 for r in rows]
+                b.plot(h, [float(r["loss"]) for r in rows], style, marker=".", label=f"{run.name} ({which})")
+    a.set_xlabel("training wall time (h)")
+    a.set_ylabel("loss (nats/token)")
+    a.set_title("training loss")
+    a.set_ylim(top=5)
+    a.legend()
+    b.set_xlabel("training wall time (h)")
+    b.set_ylabel("loss (nats/token)")
+    b.set_title("validation loss (96 lines of the valid split)")
+    b.set_ylim(top=5)
+    b.legend()
+    for ax in (a, b):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(args.out, dpi=90)
+    print(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

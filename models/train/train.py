@@ -1,0 +1,297 @@
+#!/usr/bin/env python3
+"""Train a Hugging Face GPT2LMHeadModel on `antiphon tokenize` lines (CPU or CUDA, torchrun).
+
+    python train.py --train work/tok/train.bin --valid work/tok/valid.bin --out work/run1
+    python train.py ... --out work/run1                  # again: resumes from work/run1/last.pt
+    torchrun --nproc_per_node 1 train.py ...             # the DDP path (gloo on CPU, nccl on CUDA)
+
+Every `--ckpt-minutes` it writes OUT/last.pt (model, EMA, optimizer, data position, RNG) and
+a Hugging Face folder OUT/hf-ema/ (the EMA weights, what export_hf.py reads); every
+`--eval-minutes` it evaluates on a fixed slice of the validation lines. Logs: OUT/train.csv
+(per step) and OUT/valid.csv (per evaluation); plot_curves.py draws them.
+
+Learning rate: linear warm-up, then constant (it can be resumed and extended at will), then,
+if --cooldown-start is given, a linear decay to 10 % over --cooldown-steps. The exported model
+uses an exponential moving average of the weights (decay --ema), which gives most of a
+cool-down's gain without ending the run.
+"""
+
+import argparse
+import copy
+import csv
+import json
+import math
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def load_lines(path: Path) -> np.ndarray:
+    index = json.load(open(path.with_suffix(".json"), encoding="utf-8"))
+    lines = np.memmap(path, dtype=index["dtype"], mode="r").reshape(-1, index["line_tokens"])
+    assert lines.shape[0] == index["num_lines"], (lines.shape, index["num_lines"])
+    return lines, index
+
+
+def build_model(args, vocab_size: int):
+    if args.arch == "lstm":
+        from lstm_lm import LstmLM
+        return LstmLM(vocab_size, args.n_embd, args.lstm_hidden, args.n_layer)
+    from transformers import GPT2Config, GPT2LMHeadModel
+    config = GPT2Config(
+        vocab_size=vocab_size, n_positions=1024, n_embd=args.n_embd, n_layer=args.n_layer,
+        n_head=args.n_head, n_inner=4 * args.n_embd, activation_function="gelu_new",
+        resid_pdrop=args.dropout, embd_pdrop=args.dropout, attn_pdrop=args.dropout,
+        scale_attn_by_inverse_layer_idx=True, bos_token_id=None, eos_token_id=None,
+        tie_word_embeddings=True,
+    )
+    return GPT2LMHeadModel(config)
+
+
+def type_losses(logits: torch.Tensor, ids: torch.Tensor):
+    """Mean loss per position type. ids[:, 0] is the task flag; token p (p >= 1) is a time if
+    (p - 1) % 3 == 0, a duration if 1, a note if 2. Returns (sum, count) per type, float64."""
+    nll = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]),
+                          ids[:, 1:].reshape(-1), reduction="none").view(ids.shape[0], -1)
+    out = []
+    for k in range(3):
+        part = nll[:, k::3]
+        out.append((part.double().sum().item(), part.numel()))
+    return nll, out
+
+
+@torch.no_grad()
+def evaluate(model, lines: np.ndarray, batch: int, device) -> dict:
+    model.eval()
+    sums = [0.0, 0.0, 0.0]
+    counts = [0, 0, 0]
+    for i in range(0, lines.shape[0], batch):
+        ids = torch.from_numpy(lines[i:i + batch].astype(np.int64)).to(device)
+        logits = model(input_ids=ids).logits
+        _, parts = type_losses(logits, ids)
+        for k in range(3):
+            sums[k] += parts[k][0]
+            counts[k] += parts[k][1]
+    model.train()
+    total = sum(sums) / sum(counts)
+    return {"loss": total, "loss_time": sums[0] / counts[0], "loss_dur": sums[1] / counts[1],
+            "loss_note": sums[2] / counts[2],
+            # per event = the three tokens of a triple
+            "event_ppl": math.exp(sum(sums) / counts[2])}
+
+
+def lr_at(step: int, args) -> float:
+    if step < args.warmup:
+        return args.lr * (step + 1) / args.warmup
+    if args.cooldown_start is not None and step >= args.cooldown_start:
+        f = min(1.0, (step - args.cooldown_start) / max(1, args.cooldown_steps))
+        return args.lr * (1.0 - 0.9 * f)
+    return args.lr
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--train", type=Path, required=True)
+    ap.add_argument("--valid", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--arch", choices=["gpt2", "lstm"], default="gpt2",
+                    help="gpt2: the model we ship; lstm: the baseline (lstm_lm.py)")
+    ap.add_argument("--lstm-hidden", type=int, default=384)
+    ap.add_argument("--n-embd", type=int, default=192)
+    ap.add_argument("--n-layer", type=int, default=4)
+    ap.add_argument("--n-head", type=int, default=4)
+    ap.add_argument("--dropout", type=float, default=0.0)
+    ap.add_argument("--batch", type=int, default=8, help="lines per optimizer step (all ranks)")
+    ap.add_argument("--micro", type=int, default=4, help="lines per forward pass per rank")
+    ap.add_argument("--seq", type=int, default=1024, help="tokens per line used (a prefix)")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--weight-decay", type=float, default=0.1)
+    ap.add_argument("--warmup", type=int, default=300)
+    ap.add_argument("--cooldown-start", type=int, default=None)
+    ap.add_argument("--cooldown-steps", type=int, default=1000)
+    ap.add_argument("--ema", type=float, default=0.999)
+    ap.add_argument("--max-steps", type=int, default=10**9)
+    ap.add_argument("--max-hours", type=float, default=1e9, help="stop after this much wall time (this process)")
+    ap.add_argument("--ckpt-minutes", type=float, default=5.0)
+    ap.add_argument("--eval-minutes", type=float, default=10.0)
+    ap.add_argument("--eval-lines", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--bf16", action="store_true", help="bfloat16 autocast (CPU or CUDA)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--reset-data", action="store_true",
+                    help="on resume, start the data order afresh (use when --train changed)")
+    args = ap.parse_args()
+
+    distributed = "WORLD_SIZE" in os.environ
+    rank, world = 0, 1
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if distributed:
+        import torch.distributed as dist
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        rank, world = dist.get_rank(), dist.get_world_size()
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            torch.cuda.set_device(device)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed + rank)
+    main_proc = rank == 0
+
+    train, train_index = load_lines(args.train)
+    valid, _ = load_lines(args.valid)
+    vocab_size = train_index["vocab"]["vocab_size"]
+    valid_slice = valid[np.linspace(0, valid.shape[0] - 1, min(args.eval_lines, valid.shape[0])).astype(int)]
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    model = build_model(args, vocab_size).to(device)
+    ema = copy.deepcopy(model).eval()
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    decay, no_decay = [], []
+    for n, p in model.named_parameters():
+        (decay if p.dim() >= 2 and "wpe" not in n else no_decay).append(p)
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}],
+                            lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
+
+    state = {"step": 0, "tokens": 0, "elapsed_s": 0.0, "epoch": 0, "pos": 0}
+    ckpt_path = args.out / "last.pt"
+    if ckpt_path.exists():
+        ck = torch.load(ckpt_path, map_location=device, weights_only=False)
+        model.load_state_dict(ck["model"])
+        ema.load_state_dict(ck["ema"])
+        opt.load_state_dict(ck["opt"])
+        state = ck["state"]
+        if args.reset_data:
+            state["epoch"], state["pos"] = 0, 0
+        torch.set_rng_state(ck["torch_rng"])
+        if main_proc:
+            print(f"resumed from {ckpt_path}: step {state['step']}, {state['tokens']:,} tokens, "
+                  f"{state['elapsed_s'] / 3600:.2f} h", flush=True)
+    n_params = sum(p.numel() for p in model.parameters())
+    if main_proc:
+        print(f"{n_params:,} parameters; {train.shape[0]:,} training lines; device {device}; world {world}",
+              flush=True)
+        json.dump({"args": {k: str(v) for k, v in vars(args).items()}, "parameters": n_params,
+                   "train_index_stats": train_index["stats"]},
+                  open(args.out / "run.json", "w"), indent=1)
+
+    net = model
+    if distributed:
+        from torch.nn.parallel import DistributedDataParallel
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    per_rank = args.batch // world
+    accum = max(1, per_rank // args.micro)
+
+    def order(epoch: int) -> np.ndarray:
+        return np.random.default_rng(args.seed * 1000 + epoch).permutation(train.shape[0])
+
+    perm = order(state["epoch"])
+    train_csv = open(args.out / "train.csv", "a", newline="")
+    valid_csv = open(args.out / "valid.csv", "a", newline="")
+    tw, vw = csv.writer(train_csv), csv.writer(valid_csv)
+    if main_proc and train_csv.tell() == 0:
+        tw.writerow(["step", "tokens", "elapsed_s", "lr", "loss", "loss_time", "loss_dur", "loss_note"])
+        vw.writerow(["step", "tokens", "elapsed_s", "which", "loss", "loss_time", "loss_dur", "loss_note", "event_ppl"])
+
+    def save():
+        if not main_proc:
+            return
+        tmp = args.out / "last.pt.tmp"
+        torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                    "state": state, "torch_rng": torch.get_rng_state(), "args": vars(args)}, tmp)
+        os.replace(tmp, ckpt_path)
+        ema.save_pretrained(args.out / "hf-ema")
+        model.save_pretrained(args.out / "hf-raw")
+        train_csv.flush()
+
+    def run_eval():
+        if not main_proc:
+            return
+        for which, m in (("raw", model), ("ema", ema)):
+            r = evaluate(m, valid_slice, args.micro, device)
+            vw.writerow([state["step"], state["tokens"], round(state["elapsed_s"], 1), which,
+                         *(f"{r[k]:.5f}" for k in ("loss", "loss_time", "loss_dur", "loss_note", "event_ppl"))])
+            print(f"  valid {which}: loss {r['loss']:.4f} (time {r['loss_time']:.3f}, dur {r['loss_dur']:.3f}, "
+                  f"note {r['loss_note']:.3f}), event ppl {r['event_ppl']:.2f}", flush=True)
+        valid_csv.flush()
+
+    # SIGTERM/SIGINT end the run at the next step boundary with a final evaluation and checkpoint,
+    # so a run can be stopped (e.g. to restart it with --cooldown-start) without losing steps.
+    stop = {"now": False}
+
+    def request_stop(signum, frame):
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
+    started = time.time()
+    base_elapsed = state["elapsed_s"]
+    last_ckpt = last_eval = time.time()
+    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=args.bf16)
+    net.train()
+    while (not stop["now"] and state["step"] < args.max_steps
+           and time.time() - started < args.max_hours * 3600):
+        lr = lr_at(state["step"], args)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        sums = [0.0, 0.0, 0.0]
+        counts = [0, 0, 0]
+        for a in range(accum):
+            if state["pos"] + args.batch > len(perm):
+                state["epoch"] += 1
+                state["pos"] = 0
+                perm = order(state["epoch"])
+            idx = perm[state["pos"] + rank * per_rank + a * args.micro:
+                       state["pos"] + rank * per_rank + (a + 1) * args.micro]
+            ids = torch.from_numpy(train[np.sort(idx), :args.seq].astype(np.int64)).to(device)
+            with autocast:
+                logits = net(input_ids=ids).logits
+            nll, parts = type_losses(logits, ids)
+            loss = nll.mean() / accum
+            loss.backward()
+            for k in range(3):
+                sums[k] += parts[k][0]
+                counts[k] += parts[k][1]
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            d = args.ema if state["step"] > args.warmup else 0.0
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.mul_(d).add_(pm.detach(), alpha=1 - d)
+        state["pos"] += args.batch
+        state["step"] += 1
+        state["tokens"] += args.batch * (args.seq - 1)
+        state["elapsed_s"] = base_elapsed + time.time() - started
+        if main_proc:
+            tw.writerow([state["step"], state["tokens"], round(state["elapsed_s"], 1), f"{lr:.3e}",
+                         f"{sum(sums) / sum(counts):.4f}", *(f"{sums[k] / counts[k]:.4f}" for k in range(3))])
+            if state["step"] % 20 == 0:
+                rate = state["tokens"] / max(state["elapsed_s"], 1e-9)
+                print(f"step {state['step']} tokens {state['tokens']:,} loss {sum(sums) / sum(counts):.4f} "
+                      f"lr {lr:.2e} {rate:,.0f} tok/s (run mean)", flush=True)
+        now = time.time()
+        if now - last_eval > args.eval_minutes * 60:
+            run_eval()
+            last_eval = time.time()
+        if now - last_ckpt > args.ckpt_minutes * 60:
+            save()
+            last_ckpt = time.time()
+    run_eval()
+    save()
+    if distributed:
+        import torch.distributed as dist
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -14,7 +14,7 @@
 use super::model::{LanguageModel, ModelError};
 use super::sampling::{
     apply_temperature, choose, mask_by_type, mask_far_onsets, mask_instruments, mask_onset,
-    mask_past_onsets, mask_started_notes, nucleus, Chooser, Grammar, SamplingParams,
+    mask_past_onsets, mask_rest, mask_started_notes, nucleus, Chooser, Grammar, SamplingParams,
 };
 use crate::tokens::anticipation::anticipate;
 use crate::tokens::{ops, OpsError, Triple, VocabSpec};
@@ -410,6 +410,12 @@ impl StepState {
                         let started = notes_starting_at(spec, &self.sampled, onset);
                         mask_started_notes(logits, started.map(|t| t.note.0));
                     }
+                    if let Some(most) = request.grammar.max_rests_in_a_row {
+                        let rests = self.sampled.iter().rev();
+                        if rests.take_while(|t| t.note.0 == spec.rest()).count() >= most {
+                            mask_rest(logits, spec);
+                        }
+                    }
                 }
                 _ => {}
             }
@@ -460,6 +466,8 @@ mod tests {
         spec: VocabSpec,
         logits: Vec<f32>,
         fed: usize,
+        /// Prefer REST above every note, and the furthest onset allowed.
+        resting: bool,
     }
 
     impl LanguageModel for StuckModel {
@@ -484,19 +492,19 @@ mod tests {
             for key in 0..=60u32 {
                 self.logits[(s.note_offset() + key) as usize] = 10.0 + key as f32;
             }
+            if self.resting {
+                self.logits[s.rest() as usize] = 100.0;
+                let times = s.time_offset() as usize..(s.time_offset() + s.max_time()) as usize;
+                for (k, id) in times.enumerate() {
+                    self.logits[id] = k as f32;
+                }
+            }
             Ok(&self.logits)
         }
     }
 
-    #[test]
-    fn the_product_grammar_starts_each_note_once_and_at_most_twelve_per_onset() {
-        let spec = VocabSpec::beats();
-        let mut model = StuckModel {
-            logits: vec![0.0; spec.vocab_size() as usize],
-            spec: spec.clone(),
-            fed: 0,
-        };
-        let request = Request {
+    fn stuck_request(spec: &VocabSpec) -> Request {
+        Request {
             start_ticks: 0,
             end_ticks: 48,
             inputs: Vec::new(),
@@ -510,7 +518,19 @@ mod tests {
             grammar: Grammar::product(None),
             window: WindowPolicy::Reference,
             max_new_triples: 40,
+        }
+    }
+
+    #[test]
+    fn the_product_grammar_starts_each_note_once_and_at_most_twelve_per_onset() {
+        let spec = VocabSpec::beats();
+        let mut model = StuckModel {
+            logits: vec![0.0; spec.vocab_size() as usize],
+            spec: spec.clone(),
+            fed: 0,
+            resting: false,
         };
+        let request = stuck_request(&spec);
         let out = generate_streaming(
             &mut model,
             &spec,
@@ -532,6 +552,40 @@ mod tests {
         for pair in &first {
             assert!(seen.insert(*pair), "{pair:?} started twice");
         }
+    }
+
+    #[test]
+    fn the_product_grammar_rests_at_most_twice_in_a_row() {
+        let spec = VocabSpec::beats();
+        let mut model = StuckModel {
+            logits: vec![0.0; spec.vocab_size() as usize],
+            spec: spec.clone(),
+            fed: 0,
+            resting: true,
+        };
+        let request = Request {
+            end_ticks: 240,
+            grammar: Grammar::product(None).with_max_onset_gap(spec.rest_density_ticks() as i64),
+            ..stuck_request(&spec)
+        };
+        let out = generate_streaming(
+            &mut model,
+            &spec,
+            &request,
+            &mut Chooser::Greedy,
+            &mut |_| true,
+        )
+        .unwrap();
+        let kinds: String = out
+            .sampled
+            .iter()
+            .map(|t| if t.note.0 == spec.rest() { 'r' } else { 'n' })
+            .collect();
+        assert!(kinds.contains('n'), "{kinds}");
+        assert!(!kinds.contains("rrr"), "{kinds}");
+        // Onsets never more than 24 ticks apart.
+        let times: Vec<i64> = out.sampled.iter().map(|t| spec.time_of(t)).collect();
+        assert!(times.windows(2).all(|w| w[1] - w[0] <= 24), "{times:?}");
     }
 
     #[test]

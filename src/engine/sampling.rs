@@ -18,6 +18,10 @@ pub const DEFAULT_TOP_P: f32 = 0.98;
 /// in double stops, stay well below it).
 pub const PRODUCT_MAX_NOTES_PER_ONSET: usize = 12;
 
+/// The product grammar's limit on REST triples in a row: with a REST every 24 ticks (two beats)
+/// of silence, an answer stays silent at most six beats.
+pub const PRODUCT_MAX_RESTS_IN_A_ROW: usize = 2;
+
 /// Which tokens may follow, beyond what the reference allows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Grammar {
@@ -36,6 +40,9 @@ pub struct Grammar {
     /// If set, the most notes that may start at one onset; then time must move on. Fewer than
     /// one onset in 100 000 of the training scores starts more than 12.
     pub max_notes_per_onset: Option<usize>,
+    /// If set, the most REST triples in a row the model may write; then it must play a note.
+    /// At a low temperature a model that starts resting can rest to the end of the answer.
+    pub max_rests_in_a_row: Option<usize>,
 }
 
 impl Grammar {
@@ -47,6 +54,7 @@ impl Grammar {
             max_onset_gap_ticks: None,
             distinct_onset_notes: false,
             max_notes_per_onset: None,
+            max_rests_in_a_row: None,
         }
     }
 
@@ -59,6 +67,7 @@ impl Grammar {
             max_onset_gap_ticks: None,
             distinct_onset_notes: true,
             max_notes_per_onset: Some(PRODUCT_MAX_NOTES_PER_ONSET),
+            max_rests_in_a_row: Some(PRODUCT_MAX_RESTS_IN_A_ROW),
         }
     }
 
@@ -160,6 +169,16 @@ pub fn mask_onset(logits: &mut [f32], spec: &VocabSpec, current_time_ticks: i64)
 pub fn mask_started_notes(logits: &mut [f32], started: impl IntoIterator<Item = u32>) {
     for id in started {
         ban(logits, id as usize..id as usize + 1);
+    }
+}
+
+/// Bans REST as the note, unless nothing else is left.
+pub fn mask_rest(logits: &mut [f32], spec: &VocabSpec) {
+    let rest = spec.rest() as usize;
+    let kept = logits[rest];
+    logits[rest] = f32::NEG_INFINITY;
+    if !logits.iter().any(|x| x.is_finite()) {
+        logits[rest] = kept;
     }
 }
 

@@ -300,7 +300,6 @@ fn from_control(spec: &VocabSpec, t: Triple) -> Triple {
     Triple::from_raw(t.time.0 - off, t.duration.0 - off, t.note.0 - off)
 }
 
-/// What persists between triples: the window's start, the feeder and scratch buffers.
 /// The sampled notes (not RESTs) that start at `onset` (absolute ticks); sampled times never
 /// decrease, so they are at the end.
 fn notes_starting_at<'t>(
@@ -315,6 +314,7 @@ fn notes_starting_at<'t>(
         .filter(move |t| t.note.0 != spec.rest())
 }
 
+/// What persists between triples: the window's start, the feeder and scratch buffers.
 struct StepState {
     window: WindowPolicy,
     /// Index (in triples) where the window starts, for [`WindowPolicy::Hop`].
@@ -470,6 +470,17 @@ mod tests {
         resting: bool,
     }
 
+    impl StuckModel {
+        fn new(spec: &VocabSpec, resting: bool) -> Self {
+            Self {
+                logits: vec![0.0; spec.vocab_size() as usize],
+                spec: spec.clone(),
+                fed: 0,
+                resting,
+            }
+        }
+    }
+
     impl LanguageModel for StuckModel {
         fn vocab_size(&self) -> usize {
             self.spec.vocab_size() as usize
@@ -503,6 +514,10 @@ mod tests {
         }
     }
 
+    fn greedy(model: &mut StuckModel, spec: &VocabSpec, request: &Request) -> Generated {
+        generate_streaming(model, spec, request, &mut Chooser::Greedy, &mut |_| true).unwrap()
+    }
+
     fn stuck_request(spec: &VocabSpec) -> Request {
         Request {
             start_ticks: 0,
@@ -524,21 +539,9 @@ mod tests {
     #[test]
     fn the_product_grammar_starts_each_note_once_and_at_most_twelve_per_onset() {
         let spec = VocabSpec::beats();
-        let mut model = StuckModel {
-            logits: vec![0.0; spec.vocab_size() as usize],
-            spec: spec.clone(),
-            fed: 0,
-            resting: false,
-        };
+        let mut model = StuckModel::new(&spec, false);
         let request = stuck_request(&spec);
-        let out = generate_streaming(
-            &mut model,
-            &spec,
-            &request,
-            &mut Chooser::Greedy,
-            &mut |_| true,
-        )
-        .unwrap();
+        let out = greedy(&mut model, &spec, &request);
         let first: Vec<(i64, u32)> = out
             .sampled
             .iter()
@@ -557,25 +560,13 @@ mod tests {
     #[test]
     fn the_product_grammar_rests_at_most_twice_in_a_row() {
         let spec = VocabSpec::beats();
-        let mut model = StuckModel {
-            logits: vec![0.0; spec.vocab_size() as usize],
-            spec: spec.clone(),
-            fed: 0,
-            resting: true,
-        };
+        let mut model = StuckModel::new(&spec, true);
         let request = Request {
             end_ticks: 240,
             grammar: Grammar::product(None).with_max_onset_gap(spec.rest_density_ticks() as i64),
             ..stuck_request(&spec)
         };
-        let out = generate_streaming(
-            &mut model,
-            &spec,
-            &request,
-            &mut Chooser::Greedy,
-            &mut |_| true,
-        )
-        .unwrap();
+        let out = greedy(&mut model, &spec, &request);
         let kinds: String = out
             .sampled
             .iter()

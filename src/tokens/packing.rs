@@ -384,28 +384,8 @@ pub fn prepare_file(
     augment: usize,
     rng: &mut SplitMix64,
 ) -> Result<PreparedFile, PackError> {
-    let triples = super::events::encode_events(spec, events)?;
-    let status = filter_file(spec, config, &triples);
-    let mut out = PreparedFile {
-        status,
-        num_events: events.len(),
-        duration_truncations,
-        sequences: Vec::new(),
-    };
-    if status != FileStatus::Accepted {
-        return Ok(out);
-    }
-    let instruments: Vec<u32> = ops::get_instruments(spec, &triples)
-        .into_iter()
-        .map(|(code, _)| code)
-        .collect();
-    let end = ops::max_time(spec, &triples, None);
-    for k in 0..augment {
-        let task = choose_task(k, &instruments, rng);
-        out.sequences
-            .push(build_sequence(spec, config, &triples, end, &task, rng)?);
-    }
-    Ok(out)
+    let plain = AugmentConfig::plain(augment);
+    prepare_file_with(spec, config, events, &[], duration_truncations, &plain, rng)
 }
 
 /// [`prepare_file`] with transposition and the accompaniment task ([`AugmentConfig`]).

@@ -58,16 +58,7 @@ fn audio_path_is_realtime_safe_with_a_live_worker() {
     let mut heard = Vec::new();
     let mut sample = 0u64;
     while pos < 12.0 {
-        let host = HostTransport {
-            playing: true,
-            tempo_bpm: Some(120.0),
-            pos_beats: Some(pos),
-            time_signature: Some((4, 4)),
-            bar_start_beats: None,
-            loop_beats: None,
-            sample_rate_hz: RATE,
-        };
-        audio.begin_block(&host, BLOCK);
+        audio.begin_block(&rolling_at(pos), BLOCK);
         for (beat, key) in [(0.0, 60u8), (1.0, 64)] {
             let on = ((beat - pos) * spb).round();
             if (0.0..BLOCK as f64).contains(&on) {
@@ -127,16 +118,7 @@ fn audio_path_is_realtime_safe_with_the_model_answering() {
     let spb = RATE * 60.0 / 120.0;
     let mut pos = 0.0_f64;
     while pos < 24.0 {
-        let host = HostTransport {
-            playing: true,
-            tempo_bpm: Some(120.0),
-            pos_beats: Some(pos),
-            time_signature: Some((4, 4)),
-            bar_start_beats: None,
-            loop_beats: None,
-            sample_rate_hz: RATE,
-        };
-        audio.begin_block(&host, BLOCK);
+        audio.begin_block(&rolling_at(pos), BLOCK);
         for beat in 0..4 {
             let on = ((beat as f64 - pos) * spb).round();
             if (0.0..BLOCK as f64).contains(&on) {
@@ -179,4 +161,17 @@ fn sanitizer_catches_a_deliberate_allocation() {
         !output.status.success() && stderr.contains("RealtimeSanitizer"),
         "the sanitizer let an allocation in a #[nonblocking] function pass: {stderr}"
     );
+}
+
+/// A host transport playing 4/4 at 120 bpm, at `pos` beats.
+fn rolling_at(pos: f64) -> HostTransport {
+    HostTransport {
+        playing: true,
+        tempo_bpm: Some(120.0),
+        pos_beats: Some(pos),
+        time_signature: Some((4, 4)),
+        bar_start_beats: None,
+        loop_beats: None,
+        sample_rate_hz: RATE,
+    }
 }

@@ -166,8 +166,11 @@ pub struct Status {
     pub notes_played: AtomicU64,
     /// Answers the worker has produced.
     pub answers: AtomicU64,
-    /// Milliseconds from the last window's close to its first answer note being scheduled.
+    /// Milliseconds from the last window's close to the first note of its answer that was
+    /// still unwritten then (what waited for the whole melody) being scheduled.
     pub last_latency_ms: AtomicF64,
+    /// Milliseconds from the last window's close to its whole answer being scheduled.
+    pub last_answer_ms: AtomicF64,
     /// Worker-side text for the editor: what generates, and how fast.
     pub engine_line: Mutex<String>,
     /// Worker-side text for the editor: the last error, empty if none.

@@ -135,6 +135,22 @@ fn matches_pytorch(name: &str) {
         );
     }
 
+    // (b') Cut back to the prefix and refilled in one run: the same last row as token by token.
+    let decoded = exp["decode"]["rows"].as_array().unwrap();
+    model.truncate(start);
+    assert_eq!(model.cached(), &tokens[..start]);
+    let row = model
+        .feed(&tokens[start..start + decoded.len()])
+        .unwrap()
+        .to_vec();
+    check_record(
+        &row,
+        decoded.last().unwrap(),
+        &probes,
+        tol,
+        &format!("{name} refill after truncate"),
+    );
+
     // (c) A window slide: the cache is rebuilt by a fresh prefill of the kept window.
     model.reset();
     let window = ids(&exp["slide"]["window_ids"]);

@@ -84,12 +84,12 @@ impl LanguageModel for FakeModel {
         self.context_length
     }
 
-    fn cached_len(&self) -> usize {
-        self.history.len()
+    fn cached(&self) -> &[u32] {
+        &self.history
     }
 
-    fn reset(&mut self) {
-        self.history.clear();
+    fn truncate(&mut self, len: usize) {
+        self.history.truncate(len);
     }
 
     fn feed(&mut self, tokens: &[u32]) -> Result<&[f32], ModelError> {

@@ -2,9 +2,9 @@
 //!
 //! The model input is what the reference builds: the task flag, then the last tokens of the
 //! history with times re-based to the window's minimum, then the partial triple. A
-//! [`Feeder`] keeps what the model has cached and feeds only what is new, so the KV cache is
-//! reused whenever the new input extends the cached one, and rebuilt by one prefill when it does
-//! not (the window moved, or its time base changed).
+//! [`Feeder`] feeds only what the model's cache does not already hold: the longest prefix the
+//! new input shares with the cache stays, across runs too, and only the rest is prefilled (all
+//! of it when the window moved or its time base changed).
 //!
 //! Two window policies: [`WindowPolicy::Reference`] slides by one triple once the history is
 //! full, exactly as the reference does (and rebuilds the cache every triple from then on);
@@ -97,45 +97,44 @@ pub struct Generated {
     pub choices: Vec<u32>,
     /// The triples the model produced and kept, in order (absolute times; RESTs included).
     pub sampled: Vec<Triple>,
-    /// Times the model's cache was rebuilt from empty.
+    /// Times the model's cache was cut back to a shorter prefix and partly refilled.
     pub cache_rebuilds: usize,
 }
 
-/// Feeds a model only what extends what it already has.
+/// Feeds a model only what its cache does not already hold.
 #[derive(Debug, Default)]
 pub struct Feeder {
-    /// What the model has consumed since its last reset. Invariant: equals the model's cache.
-    fed: Vec<u32>,
     /// The last logits row, copied so it can be masked.
     logits: Vec<f32>,
-    /// Cache rebuilds (prefills from empty) so far.
+    /// Times the cache was cut back (the window moved, the input changed, or the model was
+    /// last used for something else).
     pub rebuilds: usize,
 }
 
 impl Feeder {
-    /// Returns logits for the token after `input`, feeding the model as little as possible.
+    /// Returns logits for the token after `input`, feeding the model as little as possible:
+    /// the longest prefix `input` shares with the model's cache stays, whoever filled it, so
+    /// a run that re-reads what the last run wrote costs only the tokens that differ.
     pub fn logits(
         &mut self,
         model: &mut dyn LanguageModel,
         input: &[u32],
     ) -> Result<&mut [f32], ModelError> {
-        // The model may have been used elsewhere since: trust its cache only if it holds
-        // exactly what this feeder gave it.
-        let extends = model.cached_len() == self.fed.len()
-            && input.len() > self.fed.len()
-            && input.starts_with(&self.fed);
-        let row = if extends {
-            model.feed(&input[self.fed.len()..])?
-        } else {
-            model.reset();
-            self.fed.clear();
+        let cached = model.cached();
+        let shared = cached
+            .iter()
+            .zip(input)
+            .take_while(|(a, b)| a == b)
+            .count()
+            // The logits of the last token are not kept: at least one token is fed.
+            .min(input.len().saturating_sub(1));
+        if shared < cached.len() {
+            model.truncate(shared);
             self.rebuilds += 1;
-            model.feed(input)?
-        };
+        }
+        let row = model.feed(&input[shared..])?;
         self.logits.clear();
         self.logits.extend_from_slice(row);
-        self.fed.clear();
-        self.fed.extend_from_slice(input);
         Ok(&mut self.logits)
     }
 }
@@ -159,75 +158,135 @@ pub fn generate_streaming(
     chooser: &mut Chooser,
     observe: &mut dyn FnMut(&Triple) -> bool,
 ) -> Result<Generated, GenerateError> {
-    let start = request.start_ticks;
-    let end = request.end_ticks;
-    let clipped = ops::clip(spec, &request.inputs, 0, start, false);
-    let prompt = ops::pad(
-        spec,
-        &clipped,
-        Some(start),
-        spec.rest_density_ticks() as i64,
-    )?;
-    let future = ops::clip(
-        spec,
-        &request.inputs,
-        start + 1,
-        ops::max_time(spec, &request.inputs, None),
-        false,
-    );
-    let controls = ops::clip(
-        spec,
-        &request.controls,
-        request.drop_controls_before_ticks,
-        ops::max_time(spec, &request.controls, None),
-        false,
-    );
-    let flag = if !controls.is_empty() || !future.is_empty() {
-        spec.anticipate()
-    } else {
-        spec.autoregress()
-    };
-    let mut pending = controls;
-    pending.extend(future.iter().map(|t| spec.to_control(*t)));
-    let pending = ops::sort(&pending);
-    let anticipated = anticipate(spec, &prompt, &pending, request.delta_ticks)?;
-    let mut tokens = anticipated.interleaved;
-    let pending = anticipated.unconsumed;
-    let mut next_pending = 0;
-    let mut current = ops::max_time(spec, &prompt, None);
+    let mut generation = Generation::new(spec, request.clone())?;
+    generation.run_until(model, spec, request.end_ticks, chooser, observe)?;
+    Ok(generation.finish(spec))
+}
 
-    let mut state = StepState::new(request.window);
-    while state.sampled.len() < request.max_new_triples {
-        while let Some(control) = pending.get(next_pending) {
-            if current < spec.time_of(control) - request.delta_ticks {
-                break;
-            }
-            tokens.push(*control);
-            next_pending += 1;
-        }
-        let new = state.add_triple(
-            model,
+/// A generation that can be taken further: the interleaved tokens so far, the controls not
+/// yet placed, and the window the model sees. [`generate_streaming`] is one run; the worker
+/// writes an accompaniment bar by bar with one run per bar, handing over the melody heard
+/// since, so each bar costs the model only its own tokens (its input extends the cache).
+#[derive(Debug)]
+pub struct Generation {
+    request: Request,
+    flag: u32,
+    /// The interleaved sequence: prompt, placed controls and kept triples.
+    tokens: Vec<Triple>,
+    /// Controls not yet placed, sorted by time.
+    pending: Vec<Triple>,
+    /// Inputs after the start, anticipated (SPEC §8.1 step 8 returns them with the events).
+    future: Vec<Triple>,
+    /// Time of the last event (ticks): controls within `delta` of it are placed.
+    current: i64,
+    state: StepState,
+}
+
+impl Generation {
+    /// The prompt of `request` (SPEC §8.1 steps 1–5): inputs before the start, padded with
+    /// RESTs, with the controls and later inputs anticipated into it.
+    pub fn new(spec: &VocabSpec, request: Request) -> Result<Self, GenerateError> {
+        let start = request.start_ticks;
+        let clipped = ops::clip(spec, &request.inputs, 0, start, false);
+        let prompt = ops::pad(
             spec,
-            flag,
-            &tokens,
-            start.max(current),
-            request,
-            chooser,
+            &clipped,
+            Some(start),
+            spec.rest_density_ticks() as i64,
         )?;
-        let new_time = spec.time_of(&new);
-        if new_time >= end {
-            break;
-        }
-        tokens.push(new);
-        state.sampled.push(new);
-        current = new_time;
-        if !observe(&new) {
-            break;
-        }
+        let future = ops::clip(
+            spec,
+            &request.inputs,
+            start + 1,
+            ops::max_time(spec, &request.inputs, None),
+            false,
+        );
+        let controls = ops::clip(
+            spec,
+            &request.controls,
+            request.drop_controls_before_ticks,
+            ops::max_time(spec, &request.controls, None),
+            false,
+        );
+        let flag = if !controls.is_empty() || !future.is_empty() {
+            spec.anticipate()
+        } else {
+            spec.autoregress()
+        };
+        let mut pending = controls;
+        pending.extend(future.iter().map(|t| spec.to_control(*t)));
+        let pending = ops::sort(&pending);
+        let anticipated = anticipate(spec, &prompt, &pending, request.delta_ticks)?;
+        Ok(Self {
+            flag,
+            tokens: anticipated.interleaved,
+            pending: anticipated.unconsumed,
+            future,
+            current: ops::max_time(spec, &prompt, None),
+            state: StepState::new(request.window),
+            request,
+        })
     }
 
-    let (events, _) = ops::split(spec, &tokens);
-    Ok(state.finish(spec, tokens, &events, &future))
+    /// Hands over controls heard since the generation began (control triples, any order).
+    /// Each is placed where anticipation puts it, or, if generation is already past that
+    /// point, before the next triple: as early as is still possible.
+    pub fn add_controls(&mut self, spec: &VocabSpec, controls: &[Triple]) {
+        if controls.is_empty() {
+            return;
+        }
+        self.flag = spec.anticipate();
+        self.pending.extend_from_slice(controls);
+        self.pending = ops::sort(&self.pending);
+    }
+
+    /// Generates until a sampled onset reaches `end_ticks` (that triple is discarded and the
+    /// next run samples its place anew), the triple limit is reached, or `observe` says stop.
+    pub fn run_until(
+        &mut self,
+        model: &mut dyn LanguageModel,
+        spec: &VocabSpec,
+        end_ticks: i64,
+        chooser: &mut Chooser,
+        observe: &mut dyn FnMut(&Triple) -> bool,
+    ) -> Result<(), GenerateError> {
+        let start = self.request.start_ticks;
+        let delta = self.request.delta_ticks;
+        while self.state.sampled.len() < self.request.max_new_triples {
+            let due = self
+                .pending
+                .iter()
+                .take_while(|c| self.current >= spec.time_of(c) - delta)
+                .count();
+            self.tokens.extend(self.pending.drain(..due));
+            let new = self.state.add_triple(
+                model,
+                spec,
+                self.flag,
+                &self.tokens,
+                start.max(self.current),
+                &self.request,
+                chooser,
+            )?;
+            let new_time = spec.time_of(&new);
+            if new_time >= end_ticks {
+                break;
+            }
+            self.tokens.push(new);
+            self.state.sampled.push(new);
+            self.current = new_time;
+            if !observe(&new) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The result so far (SPEC §8.1 step 8).
+    pub fn finish(self, spec: &VocabSpec) -> Generated {
+        let (events, _) = ops::split(spec, &self.tokens);
+        self.state.finish(spec, self.tokens, &events, &self.future)
+    }
 }
 
 /// The reference's plain-autoregressive baseline `generate_ar` (SPEC §8.4), kept for
@@ -315,6 +374,7 @@ fn notes_starting_at<'t>(
 }
 
 /// What persists between triples: the window's start, the feeder and scratch buffers.
+#[derive(Debug)]
 struct StepState {
     window: WindowPolicy,
     /// Index (in triples) where the window starts, for [`WindowPolicy::Hop`].
@@ -465,7 +525,7 @@ mod tests {
     struct StuckModel {
         spec: VocabSpec,
         logits: Vec<f32>,
-        fed: usize,
+        fed: Vec<u32>,
         /// Prefer REST above every note, and the furthest onset allowed.
         resting: bool,
     }
@@ -475,7 +535,7 @@ mod tests {
             Self {
                 logits: vec![0.0; spec.vocab_size() as usize],
                 spec: spec.clone(),
-                fed: 0,
+                fed: Vec::new(),
                 resting,
             }
         }
@@ -488,14 +548,14 @@ mod tests {
         fn context_length(&self) -> usize {
             1024
         }
-        fn cached_len(&self) -> usize {
-            self.fed
+        fn cached(&self) -> &[u32] {
+            &self.fed
         }
-        fn reset(&mut self) {
-            self.fed = 0;
+        fn truncate(&mut self, len: usize) {
+            self.fed.truncate(len);
         }
         fn feed(&mut self, tokens: &[u32]) -> Result<&[f32], ModelError> {
-            self.fed += tokens.len();
+            self.fed.extend_from_slice(tokens);
             let s = &self.spec;
             self.logits.fill(0.0);
             self.logits[s.time_offset() as usize] = 10.0;
@@ -580,18 +640,23 @@ mod tests {
     }
 
     #[test]
-    fn feeder_rebuilds_a_cache_it_did_not_fill() {
+    fn feeder_keeps_the_prefix_a_cache_shares_with_the_input() {
         let mut model = FakeModel::amt();
         model.feed(&[55026, 0, 10000]).unwrap();
         let mut feeder = Feeder::default();
         feeder.logits(&mut model, &[55026, 5]).unwrap();
-        assert_eq!(
-            model.cached_len(),
-            2,
-            "a foreign cache is replaced, not extended"
-        );
+        assert_eq!(model.calls.last().unwrap().input, [55026, 5]);
+        assert_eq!(feeder.rebuilds, 1, "a diverging cache is cut back");
         feeder.logits(&mut model, &[55026, 5, 10010]).unwrap();
-        assert_eq!(model.cached_len(), 3);
-        assert_eq!(feeder.rebuilds, 1);
+        assert_eq!(model.calls.last().unwrap().input, [55026, 5, 10010]);
+        assert_eq!(
+            feeder.rebuilds, 1,
+            "an extended input only feeds what is new"
+        );
+        // The same input again: the last token is fed again to get its logits back.
+        let before = model.calls.len();
+        feeder.logits(&mut model, &[55026, 5, 10010]).unwrap();
+        assert_eq!(model.calls.len(), before + 1);
+        assert_eq!(model.cached(), [55026, 5, 10010]);
     }
 }

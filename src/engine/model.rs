@@ -9,17 +9,27 @@ use std::path::{Path, PathBuf};
 
 /// A causal language model with a cache of the tokens it has consumed.
 ///
-/// Invariant: [`cached_len`](Self::cached_len) equals the number of tokens fed since the last
-/// [`reset`](Self::reset), and never exceeds [`context_length`](Self::context_length).
+/// Invariant: [`cached`](Self::cached) is every token fed since the last
+/// [`reset`](Self::reset), less those cut off by [`truncate`](Self::truncate), and is never
+/// longer than [`context_length`](Self::context_length). Knowing what the cache holds lets
+/// the next generation run reuse its longest common prefix instead of prefilling anew.
 pub trait LanguageModel {
     /// Number of token ids (the width of a logits row).
     fn vocab_size(&self) -> usize;
     /// Most tokens the cache can hold.
     fn context_length(&self) -> usize;
-    /// Tokens consumed since the last reset.
-    fn cached_len(&self) -> usize;
+    /// The tokens the cache holds, in order.
+    fn cached(&self) -> &[u32];
+    /// How many tokens the cache holds.
+    fn cached_len(&self) -> usize {
+        self.cached().len()
+    }
+    /// Forgets every cached token after the first `len`.
+    fn truncate(&mut self, len: usize);
     /// Forgets every consumed token.
-    fn reset(&mut self);
+    fn reset(&mut self) {
+        self.truncate(0);
+    }
     /// Consumes `tokens` after those already cached, at the next positions, and returns the
     /// logits for the token that follows them (one row of `vocab_size`).
     fn feed(&mut self, tokens: &[u32]) -> Result<&[f32], ModelError>;

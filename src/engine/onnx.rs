@@ -61,10 +61,10 @@ pub struct OnnxModel {
     session: Session,
     binding: IoBinding,
     /// Per layer (key, value), each `[1, heads, context, head_size]`, bound as past and present.
-    /// Invariant: the first `cached` positions hold the consumed tokens.
+    /// Invariant: the first `cached.len()` positions hold the keys and values of `cached`.
     _cache: Vec<(Tensor<f32>, Tensor<f32>)>,
-    /// Tokens in the cache.
-    cached: usize,
+    /// The tokens in the cache.
+    cached: Vec<u32>,
     /// The last logits row returned.
     logits: Vec<f32>,
     provider: ExecutionProvider,
@@ -79,7 +79,8 @@ impl OnnxModel {
         let (session, provider) = build_session(&runtime.environment, source, options)?;
         check_graph(&session, &spec)?;
 
-        let shape = [1, spec.num_heads, spec.context_length, spec.head_size];
+        let context_length = spec.context_length;
+        let shape = [1, spec.num_heads, context_length, spec.head_size];
         let mut cache = Vec::with_capacity(spec.num_layers);
         let mut binding = session.create_binding()?;
         for layer in 0..spec.num_layers {
@@ -103,7 +104,7 @@ impl OnnxModel {
             session,
             binding,
             _cache: cache,
-            cached: 0,
+            cached: Vec::with_capacity(context_length),
             provider,
             cpu_memory,
         })
@@ -126,9 +127,10 @@ impl OnnxModel {
         rows: &mut dyn FnMut(usize, &[f32]),
     ) -> Result<(), ModelError> {
         let n = tokens.len();
-        let total = self.cached + n;
+        let past = self.cached.len();
+        let total = past + n;
         let ids: Vec<i64> = tokens.iter().map(|&t| i64::from(t)).collect();
-        let positions: Vec<i64> = (self.cached as i64..total as i64).collect();
+        let positions: Vec<i64> = (past as i64..total as i64).collect();
         self.binding
             .bind_input("input_ids", &Tensor::from_array(([1usize, n], ids))?)?;
         self.binding.bind_input(
@@ -155,7 +157,7 @@ impl OnnxModel {
         for (i, row) in data.chunks_exact(vocab).enumerate() {
             rows(n - returned_rows + i, row);
         }
-        self.cached = total;
+        self.cached.extend_from_slice(tokens);
         Ok(())
     }
 
@@ -177,10 +179,10 @@ impl OnnxModel {
     }
 
     fn check_room(&self, tokens: &[u32]) -> Result<(), ModelError> {
-        if self.cached + tokens.len() > self.spec.context_length {
+        if self.cached.len() + tokens.len() > self.spec.context_length {
             return Err(ModelError::ContextFull {
                 context: self.spec.context_length,
-                cached: self.cached,
+                cached: self.cached.len(),
                 adding: tokens.len(),
             });
         }
@@ -203,13 +205,14 @@ impl LanguageModel for OnnxModel {
         self.spec.context_length
     }
 
-    fn cached_len(&self) -> usize {
-        self.cached
+    fn cached(&self) -> &[u32] {
+        &self.cached
     }
 
-    fn reset(&mut self) {
-        // The buffers keep stale values past `cached`; the attention mask hides them.
-        self.cached = 0;
+    fn truncate(&mut self, len: usize) {
+        // The buffers keep stale values past the cached tokens; the attention mask hides them
+        // and the next tokens overwrite them.
+        self.cached.truncate(len);
     }
 
     fn feed(&mut self, tokens: &[u32]) -> Result<&[f32], ModelError> {

@@ -579,10 +579,15 @@ struct Accompaniment {
     next: Vec<Note>,
     /// How far `next` is written, in beats from the pass start.
     next_until: f64,
+    /// The generation writing `next`, kept from bar to bar so each bar costs only its own
+    /// tokens; `None` until a bar is generated, and after a bar was copied instead.
+    writer: Option<tasks::PartWriter>,
     /// Regenerate was pressed: write `next` anew even if the melody did not change.
     force_new: bool,
     /// When the pass ended, to time the last part of the answer.
     closed_at: Option<Instant>,
+    /// No note of the last part has been scheduled yet since the pass ended.
+    awaiting_first_note: bool,
 }
 
 impl Accompaniment {
@@ -661,6 +666,7 @@ impl Accompaniment {
         self.melody = later;
         self.pass_start = if self.looping { window.start } else { end };
         self.closed_at = Some(Instant::now());
+        self.awaiting_first_note = true;
     }
 
     fn on_tick(
@@ -679,6 +685,7 @@ impl Accompaniment {
             }
             self.next.clear();
             self.next_until = 0.0;
+            self.writer = None;
             self.force_new = true;
         }
         if !self.looping && self.ended.is_none() && clock.playhead >= self.pass_start + window.len {
@@ -690,6 +697,10 @@ impl Accompaniment {
             while self.next_until < window.len - 1e-6 {
                 let target = (self.next_until + clock.bar_len).min(window.len);
                 self.extend_next(ctx, gen, &ended, target, Placement::ThisPass);
+            }
+            if let Some(closed_at) = self.closed_at {
+                let ms = closed_at.elapsed().as_secs_f64() * 1e3;
+                ctx.status.last_answer_ms.store(ms, Ordering::Relaxed);
             }
             let silent_pass = ended.is_empty() && self.next.is_empty();
             self.rotate(ctx, window, ended);
@@ -790,28 +801,32 @@ impl Accompaniment {
             let started = Instant::now();
             let closed_at = self.closed_at;
             let mut first_note_ms = None;
-            let context = self.next.clone();
             let mut sink = |note: &Note| {
                 first_note_ms
                     .get_or_insert(closed_at.unwrap_or(started).elapsed().as_secs_f64() * 1e3);
                 send(ctx, note);
                 true
             };
-            let result = tasks::accompany_streaming(
-                gen.model,
-                gen.spec,
-                melody,
-                &context,
-                from,
-                target,
-                &gen.settings,
-                &mut sink,
-            );
+            let writer = match &mut self.writer {
+                Some(writer) if (writer.written_until() - from).abs() < 1e-6 => writer,
+                _ => self.writer.insert(tasks::PartWriter::accompaniment(
+                    gen.spec,
+                    melody,
+                    &self.next,
+                    from,
+                    &gen.settings,
+                )),
+            };
+            let result = writer.write_until(gen.model, gen.spec, melody, target, &mut sink);
+            if result.is_err() {
+                self.writer = None;
+            }
             match result {
                 Ok(notes) => {
                     let first = first_note_ms.filter(|_| closed_at.is_some());
-                    if let Some(ms) = first {
+                    if let Some(ms) = first.filter(|_| self.awaiting_first_note) {
                         ctx.status.last_latency_ms.store(ms, Ordering::Relaxed);
+                        self.awaiting_first_note = false;
                     }
                     gen.report(ctx, notes.len(), started, first);
                     self.next.extend(notes);
@@ -848,8 +863,10 @@ impl Accompaniment {
         }
         self.next.clear();
         self.next_until = 0.0;
+        self.writer = None;
         self.force_new = false;
         self.closed_at = None;
+        self.awaiting_first_note = false;
     }
 }
 

@@ -6,7 +6,7 @@
 //! are not), and shifted back afterwards. Notes older than the model's window can see are left
 //! out of the prompt.
 
-use super::generate::{generate_streaming, GenerateError, Request, WindowPolicy};
+use super::generate::{GenerateError, Generation, Request, WindowPolicy};
 use super::model::LanguageModel;
 use super::sampling::{Chooser, Grammar, SamplingParams};
 use crate::tokens::notes::{events_to_notes, instrument_code, notes_to_events, ticks_per_beat};
@@ -159,30 +159,23 @@ pub fn accompany_streaming(
     settings: &TaskSettings,
     sink: NoteSink,
 ) -> Result<Vec<Note>, TaskError> {
-    let instruments = settings.instruments.clone().or_else(|| {
+    PartWriter::accompaniment(spec, melody, context, from_beats, settings)
+        .write_until(model, spec, melody, to_beats, sink)
+}
+
+/// The instruments an accompaniment may use: those `settings` asks for, or every one but
+/// the melody's.
+fn accompaniment_instruments(
+    spec: &VocabSpec,
+    melody: &[Note],
+    settings: &TaskSettings,
+) -> Vec<u32> {
+    settings.instruments.clone().unwrap_or_else(|| {
         let melody_codes = instrument_codes(spec, melody);
-        Some(
-            (0..spec.num_instruments())
-                .filter(|c| !melody_codes.contains(c))
-                .collect(),
-        )
-    });
-    let context: Vec<Note> = context
-        .iter()
-        .copied()
-        .filter(|n| n.onset_beats <= from_beats)
-        .collect();
-    run(
-        model,
-        spec,
-        &context,
-        melody,
-        from_beats,
-        to_beats,
-        instruments,
-        settings,
-        sink,
-    )
+        (0..spec.num_instruments())
+            .filter(|c| !melody_codes.contains(c))
+            .collect()
+    })
 }
 
 /// Fills `from_beats..to_beats` of `notes`: what comes before is the prompt, what comes after
@@ -243,93 +236,224 @@ fn run(
     settings: &TaskSettings,
     sink: NoteSink,
 ) -> Result<Vec<Note>, TaskError> {
-    if !(from_beats.is_finite() && to_beats.is_finite() && to_beats > from_beats) {
-        return Err(TaskError::Invalid(format!(
-            "nothing to generate between beat {from_beats} and beat {to_beats}"
-        )));
-    }
-    let tpb = ticks_per_beat(spec, settings.tempo_bpm);
-    let horizon_beats = spec.max_time() as f64 / tpb * PROMPT_SHARE_OF_TIME_RANGE;
-    let earliest = from_beats - horizon_beats;
-    let relevant = |n: &&Note| n.onset_beats >= earliest;
-    let inputs: Vec<Note> = inputs.iter().filter(relevant).copied().collect();
-    let controls: Vec<Note> = controls
-        .iter()
-        .filter(relevant)
-        .filter(|n| n.onset_beats < to_beats)
-        .copied()
-        .collect();
+    PartWriter::new(inputs, from_beats, instruments, settings)
+        .write_until(model, spec, controls, to_beats, sink)
+}
 
-    // Shift so the earliest relevant note (or the start) sits in the first 4/4 bar.
-    let first = inputs
-        .iter()
-        .chain(&controls)
-        .map(|n| n.onset_beats)
-        .fold(from_beats, f64::min)
-        .max(0.0);
-    let base_beats = (first / 4.0).floor() * 4.0;
-    let shift = |notes: &[Note]| -> Vec<Note> {
-        notes
-            .iter()
-            .map(|n| Note {
-                onset_beats: n.onset_beats - base_beats,
-                ..*n
-            })
-            .collect()
-    };
-    let encode = |notes: &[Note]| -> Result<Vec<Triple>, TaskError> {
-        notes_to_events(spec, &shift(notes), settings.tempo_bpm)?
-            .iter()
-            .map(|e| spec.encode_event(e).map_err(TaskError::from))
-            .collect()
-    };
-    let inputs = encode(&inputs)?;
-    let controls: Vec<Triple> = encode(&controls)?
-        .into_iter()
-        .map(|t| spec.to_control(t))
-        .collect();
-    let to_ticks = |beats: f64| ((beats - base_beats) * tpb).round() as i64;
+/// A part written span by span, each span continuing the same generation: the same tokens,
+/// sampler and model cache, with the controls heard since handed over. Writing bar by bar
+/// this way costs the model the new bar's tokens only, where a fresh run per bar would
+/// prefill everything before it again.
+#[derive(Debug)]
+pub struct PartWriter {
+    /// Prompt and anticipated inputs, until the first span builds the prompt from them.
+    inputs: Vec<Note>,
+    /// Where the part is written up to (beats).
+    written_until: f64,
+    instruments: Option<Vec<u32>>,
+    settings: TaskSettings,
+    chooser: Chooser,
+    /// The generation and the song position of its tick 0, once the first span ran.
+    generation: Option<(Generation, f64)>,
+    /// Controls handed to the generation so far.
+    given: Vec<Note>,
+    /// Notes written so far.
+    written: usize,
+}
 
-    let request = Request {
-        start_ticks: to_ticks(from_beats),
-        end_ticks: to_ticks(to_beats),
-        inputs,
-        controls,
-        drop_controls_before_ticks: 0,
-        delta_ticks: spec.delta_ticks() as i64,
-        sampling: settings.sampling,
-        grammar: Grammar::product(instruments).with_max_onset_gap(spec.rest_density_ticks() as i64),
-        window: WindowPolicy::Hop {
-            keep_tokens: HOP_KEEP_TOKENS,
-        },
-        // Rests count as triples too; the note limit is kept by the observer.
-        max_new_triples: settings.max_new_notes.saturating_mul(4).max(1),
-    };
-    let mut chooser = Chooser::Sample(SplitMix64::new(settings.seed));
-    let mut notes = Vec::new();
-    let mut failure = None;
-    let mut observe = |t: &Triple| -> bool {
-        let Ok(TripleKind::Event(event)) = spec.classify(t) else {
-            return true;
-        };
-        match events_to_notes(spec, &[event], settings.tempo_bpm, settings.velocity) {
-            Ok(mut one) => {
-                let mut note = one.remove(0);
-                note.onset_beats += base_beats;
-                notes.push(note);
-                sink(&note) && notes.len() < settings.max_new_notes
-            }
-            Err(e) => {
-                failure = Some(e);
-                false
-            }
+impl PartWriter {
+    /// A part from `from_beats` after `inputs` (those after `from_beats` are anticipated),
+    /// in `instruments` (`None`: any).
+    pub fn new(
+        inputs: &[Note],
+        from_beats: f64,
+        instruments: Option<Vec<u32>>,
+        settings: &TaskSettings,
+    ) -> Self {
+        Self {
+            inputs: inputs.to_vec(),
+            written_until: from_beats,
+            instruments,
+            settings: settings.clone(),
+            chooser: Chooser::Sample(SplitMix64::new(settings.seed)),
+            generation: None,
+            given: Vec::new(),
+            written: 0,
         }
-    };
-    generate_streaming(model, spec, &request, &mut chooser, &mut observe)?;
-    if let Some(e) = failure {
-        return Err(e.into());
     }
-    Ok(notes)
+
+    /// The accompaniment of `melody` from `from_beats`, after the part heard so far
+    /// (`context`); its instruments as in [`accompany`].
+    pub fn accompaniment(
+        spec: &VocabSpec,
+        melody: &[Note],
+        context: &[Note],
+        from_beats: f64,
+        settings: &TaskSettings,
+    ) -> Self {
+        let context: Vec<Note> = context
+            .iter()
+            .copied()
+            .filter(|n| n.onset_beats <= from_beats)
+            .collect();
+        let instruments = accompaniment_instruments(spec, melody, settings);
+        Self::new(&context, from_beats, Some(instruments), settings)
+    }
+
+    /// Where the part is written up to (beats).
+    pub fn written_until(&self) -> f64 {
+        self.written_until
+    }
+
+    /// Writes the part on to `to_beats`, streaming each note to `sink`, after handing the
+    /// generation every note of `controls` it has not had yet that starts within the
+    /// vocabulary's anticipation interval of `to_beats` (later ones wait for a later span).
+    pub fn write_until(
+        &mut self,
+        model: &mut dyn LanguageModel,
+        spec: &VocabSpec,
+        controls: &[Note],
+        to_beats: f64,
+        sink: NoteSink,
+    ) -> Result<Vec<Note>, TaskError> {
+        let from_beats = self.written_until;
+        if !(from_beats.is_finite() && to_beats.is_finite() && to_beats > from_beats) {
+            return Err(TaskError::Invalid(format!(
+                "nothing to generate between beat {from_beats} and beat {to_beats}"
+            )));
+        }
+        let settings = &self.settings;
+        let tpb = ticks_per_beat(spec, settings.tempo_bpm);
+        // Controls up to `delta` past the end, as in training, where the last events of a
+        // span already see the controls anticipated after it.
+        let anticipated_until = to_beats + spec.delta_ticks() as f64 / tpb;
+        let new_controls: Vec<Note> = controls
+            .iter()
+            .filter(|n| n.onset_beats < anticipated_until && !self.given.contains(n))
+            .copied()
+            .collect();
+        let (generation, base_beats) = match &mut self.generation {
+            Some((generation, base_beats)) => {
+                let base = *base_beats;
+                // A control before the generation's tick 0 is out of its reach.
+                let reachable: Vec<Note> = new_controls
+                    .iter()
+                    .copied()
+                    .filter(|n| n.onset_beats >= base)
+                    .collect();
+                let triples = encode(spec, &reachable, base, settings)?;
+                let triples: Vec<Triple> =
+                    triples.into_iter().map(|t| spec.to_control(t)).collect();
+                generation.add_controls(spec, &triples);
+                (generation, base)
+            }
+            None => {
+                let (generation, base) =
+                    self.first_span(spec, &new_controls, from_beats, to_beats)?;
+                let (generation, _) = self.generation.insert((generation, base));
+                (generation, base)
+            }
+        };
+        self.given.extend(new_controls);
+        let to_ticks = ((to_beats - base_beats) * tpb).round() as i64;
+
+        let mut notes = Vec::new();
+        let mut failure = None;
+        let written_before = self.written;
+        let max_new_notes = settings.max_new_notes;
+        let mut observe = |t: &Triple| -> bool {
+            let Ok(TripleKind::Event(event)) = spec.classify(t) else {
+                return true;
+            };
+            match events_to_notes(spec, &[event], settings.tempo_bpm, settings.velocity) {
+                Ok(mut one) => {
+                    let mut note = one.remove(0);
+                    note.onset_beats += base_beats;
+                    notes.push(note);
+                    sink(&note) && written_before + notes.len() < max_new_notes
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    false
+                }
+            }
+        };
+        generation.run_until(model, spec, to_ticks, &mut self.chooser, &mut observe)?;
+        if let Some(e) = failure {
+            return Err(e.into());
+        }
+        self.written += notes.len();
+        self.written_until = to_beats;
+        Ok(notes)
+    }
+
+    /// Builds the prompt: notes the model's window can reach, shifted so the earliest sits in
+    /// the first 4/4 bar (token times are bounded; song positions are not).
+    fn first_span(
+        &self,
+        spec: &VocabSpec,
+        controls: &[Note],
+        from_beats: f64,
+        to_beats: f64,
+    ) -> Result<(Generation, f64), TaskError> {
+        let settings = &self.settings;
+        let tpb = ticks_per_beat(spec, settings.tempo_bpm);
+        let horizon_beats = spec.max_time() as f64 / tpb * PROMPT_SHARE_OF_TIME_RANGE;
+        let earliest = from_beats - horizon_beats;
+        let relevant = |n: &&Note| n.onset_beats >= earliest;
+        let inputs: Vec<Note> = self.inputs.iter().filter(relevant).copied().collect();
+        let controls: Vec<Note> = controls.iter().filter(relevant).copied().collect();
+        let first = inputs
+            .iter()
+            .chain(&controls)
+            .map(|n| n.onset_beats)
+            .fold(from_beats, f64::min)
+            .max(0.0);
+        let base_beats = (first / 4.0).floor() * 4.0;
+        let inputs = encode(spec, &inputs, base_beats, settings)?;
+        let controls: Vec<Triple> = encode(spec, &controls, base_beats, settings)?
+            .into_iter()
+            .map(|t| spec.to_control(t))
+            .collect();
+        let to_ticks = |beats: f64| ((beats - base_beats) * tpb).round() as i64;
+        let request = Request {
+            start_ticks: to_ticks(from_beats),
+            end_ticks: to_ticks(to_beats),
+            inputs,
+            controls,
+            drop_controls_before_ticks: 0,
+            delta_ticks: spec.delta_ticks() as i64,
+            sampling: settings.sampling,
+            grammar: Grammar::product(self.instruments.clone())
+                .with_max_onset_gap(spec.rest_density_ticks() as i64),
+            window: WindowPolicy::Hop {
+                keep_tokens: HOP_KEEP_TOKENS,
+            },
+            // Rests count as triples too; the note limit is kept by the observer.
+            max_new_triples: settings.max_new_notes.saturating_mul(4).max(1),
+        };
+        Ok((Generation::new(spec, request)?, base_beats))
+    }
+}
+
+/// Notes as event triples, `base_beats` being tick 0.
+fn encode(
+    spec: &VocabSpec,
+    notes: &[Note],
+    base_beats: f64,
+    settings: &TaskSettings,
+) -> Result<Vec<Triple>, TaskError> {
+    let shifted: Vec<Note> = notes
+        .iter()
+        .map(|n| Note {
+            onset_beats: n.onset_beats - base_beats,
+            ..*n
+        })
+        .collect();
+    notes_to_events(spec, &shifted, settings.tempo_bpm)?
+        .iter()
+        .map(|e| spec.encode_event(e).map_err(TaskError::from))
+        .collect()
 }
 
 #[cfg(test)]
@@ -392,6 +516,44 @@ mod tests {
         assert!(run(1)
             .iter()
             .all(|n| n.instrument == GmInstrument::Program(73)));
+    }
+
+    #[test]
+    fn a_part_written_bar_by_bar_feeds_the_model_each_bar_once() {
+        let spec = VocabSpec::amt();
+        let mut model = FakeModel::amt();
+        let settings = TaskSettings {
+            seed: 5,
+            ..TaskSettings::default()
+        };
+        let melody = melody();
+        let mut writer = PartWriter::accompaniment(&spec, &melody, &[], 400.0, &settings);
+        let mut part = Vec::new();
+        for bar in 0..3 {
+            let cached = model.cached().to_vec();
+            let calls = model.calls.len();
+            let to = 404.0 + 4.0 * bar as f64;
+            part.extend(
+                writer
+                    .write_until(&mut model, &spec, &melody, to, &mut |_| true)
+                    .unwrap(),
+            );
+            // Only the triple sampled past the last bar's end (two tokens fed) is fed anew.
+            let input = &model.calls[calls].input;
+            let shared = cached.iter().zip(input).take_while(|(a, b)| a == b).count();
+            assert!(
+                shared + 2 >= cached.len(),
+                "bar {bar}: {shared} of {}",
+                cached.len()
+            );
+        }
+        assert!(part.len() > 8, "{part:?}");
+        assert!(part
+            .windows(2)
+            .all(|w| w[0].onset_beats <= w[1].onset_beats));
+        assert!(part.iter().all(|n| (400.0..412.0).contains(&n.onset_beats)));
+        // Each bar's melody is handed over once.
+        assert_eq!(writer.given.len(), melody.len());
     }
 
     #[test]

@@ -186,21 +186,7 @@ impl Generation {
     /// The prompt of `request` (SPEC §8.1 steps 1–5): inputs before the start, padded with
     /// RESTs, with the controls and later inputs anticipated into it.
     pub fn new(spec: &VocabSpec, request: Request) -> Result<Self, GenerateError> {
-        let start = request.start_ticks;
-        let clipped = ops::clip(spec, &request.inputs, 0, start, false);
-        let prompt = ops::pad(
-            spec,
-            &clipped,
-            Some(start),
-            spec.rest_density_ticks() as i64,
-        )?;
-        let future = ops::clip(
-            spec,
-            &request.inputs,
-            start + 1,
-            ops::max_time(spec, &request.inputs, None),
-            false,
-        );
+        let (prompt, future) = prompt_and_future(spec, &request.inputs, request.start_ticks)?;
         let controls = ops::clip(
             spec,
             &request.controls,
@@ -302,20 +288,7 @@ pub fn generate_ar(
     let mut inputs = request.inputs.clone();
     inputs.extend(request.controls.iter().map(|t| from_control(spec, *t)));
     let inputs = ops::sort(&inputs);
-    let clipped = ops::clip(spec, &inputs, 0, start, false);
-    let mut tokens = ops::pad(
-        spec,
-        &clipped,
-        Some(start),
-        spec.rest_density_ticks() as i64,
-    )?;
-    let future = ops::clip(
-        spec,
-        &inputs,
-        start + 1,
-        ops::max_time(spec, &inputs, None),
-        false,
-    );
+    let (mut tokens, future) = prompt_and_future(spec, &inputs, start)?;
     let mut next_future = 0;
     let mut current = ops::max_time(spec, &tokens, None);
 
@@ -351,6 +324,23 @@ pub fn generate_ar(
     }
     let events = tokens.clone();
     Ok(state.finish(spec, tokens, &events, &future))
+}
+
+/// The inputs up to `start` padded with RESTs (the prompt), and those after it.
+fn prompt_and_future(
+    spec: &VocabSpec,
+    inputs: &[Triple],
+    start: i64,
+) -> Result<(Vec<Triple>, Vec<Triple>), GenerateError> {
+    let clipped = ops::clip(spec, inputs, 0, start, false);
+    let prompt = ops::pad(
+        spec,
+        &clipped,
+        Some(start),
+        spec.rest_density_ticks() as i64,
+    )?;
+    let last = ops::max_time(spec, inputs, None);
+    Ok((prompt, ops::clip(spec, inputs, start + 1, last, false)))
 }
 
 /// A control triple turned back into an event (27513 off every token, SPEC §8.4).
@@ -637,6 +627,68 @@ mod tests {
         // Onsets never more than 24 ticks apart.
         let times: Vec<i64> = out.sampled.iter().map(|t| spec.time_of(t)).collect();
         assert!(times.windows(2).all(|w| w[1] - w[0] <= 24), "{times:?}");
+    }
+
+    #[test]
+    fn a_generation_taken_in_two_runs_is_the_generation_taken_in_one() {
+        let spec = VocabSpec::amt();
+        let event = |time: u32, instrument: u32, pitch: u32| {
+            Triple::from_raw(
+                spec.time_offset() + time,
+                spec.duration_offset() + 50,
+                spec.note_offset() + instrument * spec.max_pitch() + pitch,
+            )
+        };
+        let inputs: Vec<Triple> = (0..10).map(|k| event(100 * k, 0, 60 + k)).collect();
+        let controls: Vec<Triple> = [1200, 1800, 2600, 2900]
+            .into_iter()
+            .map(|t| spec.to_control(event(t, 73, 72)))
+            .collect();
+        let request = Request {
+            start_ticks: 1000,
+            end_ticks: 3000,
+            inputs,
+            controls: controls.clone(),
+            drop_controls_before_ticks: 0,
+            delta_ticks: spec.delta_ticks() as i64,
+            sampling: SamplingParams {
+                temperature: 1.0,
+                top_p: 1.0,
+            },
+            grammar: Grammar::product(None),
+            window: WindowPolicy::Hop { keep_tokens: 768 },
+            max_new_triples: 10_000,
+        };
+        let mut model = FakeModel::amt();
+        let one = generate(&mut model, &spec, &request, &mut Chooser::Greedy).unwrap();
+
+        // The controls after the first run's end plus delta are handed over only then.
+        let early = Request {
+            controls: controls[..2].to_vec(),
+            ..request.clone()
+        };
+        let mut two = Generation::new(&spec, early).unwrap();
+        let mut keep = |_: &Triple| true;
+        two.run_until(&mut model, &spec, 2000, &mut Chooser::Greedy, &mut keep)
+            .unwrap();
+        two.add_controls(&spec, &controls[2..]);
+        two.run_until(&mut model, &spec, 3000, &mut Chooser::Greedy, &mut keep)
+            .unwrap();
+        let two = two.finish(&spec);
+        assert!(one.new_triples > 20, "{}", one.new_triples);
+        assert_eq!(two.tokens, one.tokens);
+        assert_eq!(two.events, one.events);
+
+        // A control heard after its place went by comes right after what was written.
+        let mut late = Generation::new(&spec, request.clone()).unwrap();
+        late.run_until(&mut model, &spec, 2000, &mut Chooser::Greedy, &mut keep)
+            .unwrap();
+        let written = late.tokens.len();
+        let heard_late = spec.to_control(event(1900, 73, 74));
+        late.add_controls(&spec, &[heard_late]);
+        late.run_until(&mut model, &spec, 3000, &mut Chooser::Greedy, &mut keep)
+            .unwrap();
+        assert_eq!(late.tokens[written], heard_late);
     }
 
     #[test]

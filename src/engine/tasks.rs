@@ -341,9 +341,7 @@ impl PartWriter {
                     .copied()
                     .filter(|n| n.onset_beats >= base)
                     .collect();
-                let triples = encode(spec, &reachable, base, settings)?;
-                let triples: Vec<Triple> =
-                    triples.into_iter().map(|t| spec.to_control(t)).collect();
+                let triples = encode_controls(spec, &reachable, base, settings)?;
                 generation.add_controls(spec, &triples);
                 (generation, base)
             }
@@ -411,10 +409,7 @@ impl PartWriter {
             .max(0.0);
         let base_beats = (first / 4.0).floor() * 4.0;
         let inputs = encode(spec, &inputs, base_beats, settings)?;
-        let controls: Vec<Triple> = encode(spec, &controls, base_beats, settings)?
-            .into_iter()
-            .map(|t| spec.to_control(t))
-            .collect();
+        let controls = encode_controls(spec, &controls, base_beats, settings)?;
         let to_ticks = |beats: f64| ((beats - base_beats) * tpb).round() as i64;
         let request = Request {
             start_ticks: to_ticks(from_beats),
@@ -454,6 +449,17 @@ fn encode(
         .iter()
         .map(|e| spec.encode_event(e).map_err(TaskError::from))
         .collect()
+}
+
+/// Notes as control triples (anticipated), `base_beats` being tick 0.
+fn encode_controls(
+    spec: &VocabSpec,
+    notes: &[Note],
+    base_beats: f64,
+    settings: &TaskSettings,
+) -> Result<Vec<Triple>, TaskError> {
+    let events = encode(spec, notes, base_beats, settings)?;
+    Ok(events.into_iter().map(|t| spec.to_control(t)).collect())
 }
 
 #[cfg(test)]

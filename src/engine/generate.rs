@@ -568,7 +568,8 @@ mod tests {
         generate_streaming(model, spec, request, &mut Chooser::Greedy, &mut |_| true).unwrap()
     }
 
-    fn stuck_request(spec: &VocabSpec) -> Request {
+    /// The product grammar over 48 ticks from an empty prompt, with sampling left neutral.
+    fn product_request(spec: &VocabSpec) -> Request {
         Request {
             start_ticks: 0,
             end_ticks: 48,
@@ -590,7 +591,7 @@ mod tests {
     fn the_product_grammar_starts_each_note_once_and_at_most_twelve_per_onset() {
         let spec = VocabSpec::beats();
         let mut model = StuckModel::new(&spec, false);
-        let request = stuck_request(&spec);
+        let request = product_request(&spec);
         let out = greedy(&mut model, &spec, &request);
         let first: Vec<(i64, u32)> = out
             .sampled
@@ -614,7 +615,7 @@ mod tests {
         let request = Request {
             end_ticks: 240,
             grammar: Grammar::product(None).with_max_onset_gap(spec.rest_density_ticks() as i64),
-            ..stuck_request(&spec)
+            ..product_request(&spec)
         };
         let out = greedy(&mut model, &spec, &request);
         let kinds: String = out
@@ -649,15 +650,9 @@ mod tests {
             end_ticks: 3000,
             inputs,
             controls: controls.clone(),
-            drop_controls_before_ticks: 0,
-            delta_ticks: spec.delta_ticks() as i64,
-            sampling: SamplingParams {
-                temperature: 1.0,
-                top_p: 1.0,
-            },
-            grammar: Grammar::product(None),
             window: WindowPolicy::Hop { keep_tokens: 768 },
             max_new_triples: 10_000,
+            ..product_request(&spec)
         };
         let mut model = FakeModel::amt();
         let one = generate(&mut model, &spec, &request, &mut Chooser::Greedy).unwrap();

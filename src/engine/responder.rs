@@ -253,7 +253,7 @@ impl Policy for Responder {
             return;
         }
         let clock = Clock {
-            playhead: status.playhead_beats.load(Ordering::Relaxed),
+            playhead: ctx.heard_until(),
             bar_start: status.bar_start_beats.load(Ordering::Relaxed),
             bar_len: status.bar_len_beats.load(Ordering::Relaxed).max(0.25),
             tempo_bpm: status.tempo_bpm.load(Ordering::Relaxed).max(1.0),
@@ -569,6 +569,8 @@ struct Accompaniment {
     looping: bool,
     /// Melody heard since the pass began, in song beats.
     melody: Vec<Note>,
+    /// Melody notes started and not yet finished (their duration is 0).
+    sounding: Vec<CapturedNote>,
     /// Melody of a pass that just ended (relative), waiting for its answer to be finished.
     ended: Option<Vec<Note>>,
     /// Melody of the previous pass (relative), to tell whether the next one changed.
@@ -593,11 +595,27 @@ struct Accompaniment {
 impl Accompaniment {
     fn on_message(&mut self, message: ToWorker, ctx: &mut WorkerContext) {
         match message {
-            ToWorker::NoteStarted { onset_beats, .. } if self.window.is_none() => {
-                self.open_window(ctx, onset_beats)
+            ToWorker::NoteStarted {
+                onset_beats,
+                key,
+                channel,
+                velocity,
+            } => {
+                if self.window.is_none() {
+                    self.open_window(ctx, onset_beats);
+                }
+                self.sounding.push(CapturedNote {
+                    onset_beats,
+                    duration_beats: 0.0,
+                    key,
+                    channel,
+                    velocity,
+                });
             }
-            ToWorker::NoteStarted { .. } | ToWorker::Started { .. } => {}
+            ToWorker::Started { .. } => {}
             ToWorker::NoteFinished(note) => {
+                self.sounding
+                    .retain(|s| (s.key, s.channel) != (note.key, note.channel));
                 if self.window.is_some() {
                     self.melody
                         .push(captured_note(&note, note.onset_beats, MELODY_PROGRAM));
@@ -643,6 +661,8 @@ impl Accompaniment {
     }
 
     /// Splits off the melody of the pass that ended; its answer is finished on the next tick.
+    /// A note still held at the end counts as ending there, whether or not its note-off has
+    /// arrived yet, so the answer does not depend on when the worker noticed the end.
     fn end_pass(&mut self, window: Window) {
         let end = self.pass_start + window.len;
         let (ended, later): (Vec<Note>, Vec<Note>) = if self.looping {
@@ -652,13 +672,20 @@ impl Accompaniment {
                 .into_iter()
                 .partition(|n| n.onset_beats < end)
         };
+        let held = self.sounding.iter().map(|c| Note {
+            // Clipped at the end below, with the notes that were let go after it.
+            duration_beats: f64::INFINITY,
+            ..captured_note(c, c.onset_beats, MELODY_PROGRAM)
+        });
         let pass_start = self.pass_start;
         self.ended = Some(
             ended
                 .into_iter()
-                .filter(|n| n.onset_beats >= pass_start)
+                .chain(held)
+                .filter(|n| (pass_start..end).contains(&n.onset_beats))
                 .map(|n| Note {
                     onset_beats: n.onset_beats - pass_start,
+                    duration_beats: n.duration_beats.min(end - n.onset_beats),
                     ..n
                 })
                 .collect(),
@@ -696,7 +723,8 @@ impl Accompaniment {
             // just begun), then it becomes the answer playing now.
             while self.next_until < window.len - 1e-6 {
                 let target = (self.next_until + clock.bar_len).min(window.len);
-                self.extend_next(ctx, gen, &ended, target, Placement::ThisPass);
+                let heard = ended_by(&ended, (target + gen.delta_beats()).min(window.len));
+                self.extend_next(ctx, gen, &heard, target, Placement::ThisPass);
             }
             if let Some(closed_at) = self.closed_at {
                 let ms = closed_at.elapsed().as_secs_f64() * 1e3;
@@ -719,11 +747,13 @@ impl Accompaniment {
             }
             return;
         }
-        // Write the next pass up to where the melody is known `delta` ahead, bar by bar.
+        // Write the next pass bar by bar, each bar once the melody is known `delta` past it.
         let rel = clock.playhead - self.pass_start;
         let known = (rel - gen.delta_beats()).min(window.len);
         let target = (known / clock.bar_len).floor() * clock.bar_len;
-        // One bar at a time, so the answer does not depend on how often the worker ticks.
+        // One bar at a time, each hearing the notes that ended by `delta` past it (as the
+        // last bars do once the pass has ended), so the answer does not depend on how often
+        // or how late the worker ticks.
         while target >= self.next_until + clock.bar_len - 1e-6 {
             let melody: Vec<Note> = self
                 .melody
@@ -735,7 +765,8 @@ impl Accompaniment {
                 })
                 .collect();
             let bar_end = self.next_until + clock.bar_len;
-            self.extend_next(ctx, gen, &melody, bar_end, Placement::NextPass);
+            let heard = ended_by(&melody, bar_end + gen.delta_beats());
+            self.extend_next(ctx, gen, &heard, bar_end, Placement::NextPass);
         }
     }
 
@@ -877,6 +908,15 @@ enum Placement {
     NextPass,
     /// The pass that has just begun (the last part of an answer finished late).
     ThisPass,
+}
+
+/// The notes of `melody` that ended by `until` (beats).
+fn ended_by(melody: &[Note], until: f64) -> Vec<Note> {
+    melody
+        .iter()
+        .filter(|n| n.onset_beats + n.duration_beats <= until + 1e-6)
+        .copied()
+        .collect()
 }
 
 /// Whether two passes' melodies agree before `until` (same keys, onsets within a 32nd).

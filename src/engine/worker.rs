@@ -39,6 +39,8 @@ pub struct WorkerContext {
     outbox: VecDeque<ToAudio>,
     /// Messages from the audio thread taken out of the queue during a long job, oldest first.
     inbox: VecDeque<ToWorker>,
+    /// The playhead as read just before the queue was last drained; `None` until then.
+    heard_until: Option<f64>,
 }
 
 impl WorkerContext {
@@ -51,7 +53,25 @@ impl WorkerContext {
             from_audio: None,
             outbox: VecDeque::new(),
             inbox: VecDeque::new(),
+            heard_until: None,
         }
+    }
+
+    /// Reads the playhead as the position before which every input note has been sent. Call
+    /// it just before draining the audio thread's queue: the audio thread publishes a block's
+    /// start only after sending everything played before it.
+    pub fn mark_heard(&mut self) {
+        self.heard_until = Some(self.status.playhead_beats.load(Ordering::Acquire));
+    }
+
+    /// Song position (beats) before which every input note-on and note-off has reached the
+    /// policy: the playhead at the last [`mark_heard`](Self::mark_heard). The live playhead
+    /// may be ahead of the messages handled, so decisions that must not depend on when the
+    /// worker happens to run (which notes a bar's answer hears) use this one. Before any mark
+    /// it is the live playhead.
+    pub fn heard_until(&self) -> f64 {
+        self.heard_until
+            .unwrap_or_else(|| self.status.playhead_beats.load(Ordering::Acquire))
     }
 
     /// Asks the audio thread to play `note`, now (streaming as an answer is decoded).
@@ -163,6 +183,7 @@ impl Worker {
                 ctx.to_audio = Some(to_audio);
                 ctx.from_audio = Some(from_audio);
                 while !thread_stop.load(Ordering::Acquire) {
+                    ctx.mark_heard();
                     while let Some(message) = ctx.next_message() {
                         if let ToWorker::NoteFinished(note) = message {
                             ctx.status.with_roll(|roll| {

@@ -85,8 +85,6 @@ impl AudioSide {
         self.generated_sent = 0;
         let (block, grid, change) = self.tracker.update(host, len_samples);
         self.block = block;
-        self.publish_transport(block, grid.map(|g| (g.bar_start_beats, g.bar_len_beats)));
-        self.publish_loop(host.loop_beats);
 
         let mut generated = BoundedSink::new(&mut self.generated, &self.status);
         if std::mem::take(&mut self.release_pending) {
@@ -120,6 +118,14 @@ impl AudioSide {
                 });
             }
         }
+        // Published after the messages above, so a worker that reads the new position has been
+        // sent every note that ended before it.
+        Self::publish_transport(
+            status,
+            block,
+            grid.map(|g| (g.bar_start_beats, g.bar_len_beats)),
+        );
+        Self::publish_loop(status, host.loop_beats);
 
         while let Ok(message) = self.from_worker.try_recv() {
             match message {
@@ -207,14 +213,15 @@ impl AudioSide {
             .map(|b| b.start_beats + samples_to_beats(timing as f64, b.tempo_bpm, b.sample_rate_hz))
     }
 
-    fn publish_transport(&self, block: Option<BlockTime>, grid: Option<(f64, f64)>) {
-        let status = &self.status;
+    fn publish_transport(status: &Status, block: Option<BlockTime>, grid: Option<(f64, f64)>) {
         status.playing.store(block.is_some(), Ordering::Relaxed);
         if let Some(b) = block {
             status.has_transport.store(true, Ordering::Relaxed);
+            // Release: a worker that reads this block start also sees every note message
+            // sent before it (see `WorkerContext::heard_until`).
             status
                 .playhead_beats
-                .store(b.start_beats, Ordering::Relaxed);
+                .store(b.start_beats, Ordering::Release);
             status.tempo_bpm.store(b.tempo_bpm, Ordering::Relaxed);
         }
         if let Some((bar_start_beats, bar_len_beats)) = grid {
@@ -225,8 +232,7 @@ impl AudioSide {
         }
     }
 
-    fn publish_loop(&self, loop_beats: Option<(f64, f64)>) {
-        let status = &self.status;
+    fn publish_loop(status: &Status, loop_beats: Option<(f64, f64)>) {
         status
             .loop_active
             .store(loop_beats.is_some(), Ordering::Relaxed);

@@ -1,7 +1,7 @@
-//! The accompaniment must not depend on when the worker thread happens to run: a worker that
-//! ticks every 32nd note and one that wakes late and rarely (as on a loaded machine) hear the
-//! same melody and must write the same answer, note for note. Drives the product's worker
-//! policy directly, with the fixture model through the real ONNX Runtime.
+//! An answer must not depend on when the worker thread happens to run: a worker that ticks
+//! every 32nd note and one that wakes late and rarely (as on a loaded machine) hear the same
+//! playing and must write the same answer, note for note, in Accompany and in Continue. Drives
+//! the product's worker policy directly, with the fixture model through the real ONNX Runtime.
 
 use antiphon::engine::responder::Responder;
 use antiphon::engine::{Policy, WorkerContext};
@@ -45,15 +45,26 @@ fn messages_of(melody: &[(f64, f64, u8)]) -> Vec<(f64, ToWorker)> {
     out
 }
 
-/// Plays `melody` through 9 bars at 100 bpm, the worker ticking every `every` steps from
-/// step `first`, the audio thread `lag` steps further on by the time each tick reads the
-/// clock; returns the notes the worker asked the audio thread to play.
-fn accompaniment(
-    melody: &[(f64, f64, u8)],
+/// How the worker thread gets to run.
+#[derive(Debug, Clone, Copy)]
+struct Ticks {
+    /// The step (32nd note) of the first tick.
     first: usize,
+    /// Steps between ticks.
     every: usize,
+    /// Steps the audio thread has moved on between the drain of the queue and the tick.
     lag: usize,
-) -> Vec<PlannedNote> {
+}
+
+const STEADY: Ticks = Ticks {
+    first: 0,
+    every: 1,
+    lag: 0,
+};
+
+/// Plays `melody` through 9 bars at 100 bpm in `mode` with Bars = `bars`, the worker ticking
+/// as `ticks` says; returns the notes it asked the audio thread to play.
+fn answer(mode: Mode, bars: i32, melody: &[(f64, f64, u8)], ticks: Ticks) -> Vec<PlannedNote> {
     let status = Arc::new(Status::default());
     status.playing.store(true, Ordering::Relaxed);
     status.tempo_bpm.store(100.0, Ordering::Relaxed);
@@ -63,8 +74,8 @@ fn accompaniment(
     // SAFETY: no plugin wrapper exists here; the test sets parameters before anything reads
     // them.
     unsafe {
-        params.mode._internal_set_plain_value(Mode::Accompany);
-        params.bars._internal_set_plain_value(4);
+        params.mode._internal_set_plain_value(mode);
+        params.bars._internal_set_plain_value(bars);
         params.seed._internal_set_plain_value(11);
     }
     let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tiny-beats");
@@ -74,7 +85,8 @@ fn accompaniment(
     let mut responder = Responder::new();
     let mut messages = messages_of(melody).into_iter().peekable();
     let steps = (36.0 / STEP_BEATS) as usize;
-    for step in (first..steps).step_by(every) {
+    let (mut played, mut seen) = (Vec::new(), 0);
+    for step in (ticks.first..steps).step_by(ticks.every) {
         // As the worker thread does: note the playhead, drain the queue, tick. Meanwhile the
         // audio thread moves on, its later notes still in the queue.
         let now = step as f64 * STEP_BEATS;
@@ -83,45 +95,60 @@ fn accompaniment(
         while let Some((_, message)) = messages.next_if(|(at, _)| *at < now) {
             responder.on_message(message, &mut ctx);
         }
-        let later = (step + lag) as f64 * STEP_BEATS;
+        let later = (step + ticks.lag) as f64 * STEP_BEATS;
         status.playhead_beats.store(later, Ordering::Release);
         responder.on_tick(&mut ctx);
+        // What the audio thread makes of the messages: a cancel drops what has not started.
+        for message in ctx.pending().skip(seen) {
+            match message {
+                ToAudio::Play(note) => played.push(*note),
+                ToAudio::CancelPlanned => played.retain(|n| n.onset_beats < later),
+                ToAudio::PlayNextPass(_) | ToAudio::CancelNextPass => {
+                    unreachable!("no loop is playing")
+                }
+            }
+        }
+        seen = ctx.pending().count();
     }
     assert_eq!(
         *status.error_line.lock().unwrap(),
         "",
         "the worker reported an error"
     );
-    ctx.pending()
-        .filter_map(|m| match m {
-            ToAudio::Play(note) => Some(*note),
-            _ => None,
-        })
-        .collect()
+    played
 }
 
-/// The answer to `melody` from a steady worker, checked to be the same from rare and late ones.
-fn assert_the_same_however_the_worker_ticks(melody: &[(f64, f64, u8)]) {
-    let steady = accompaniment(melody, 0, 1, 0);
+/// The accompaniment of `melody` from a steady worker, checked to be the same from rare and
+/// late ones.
+fn assert_accompanied_the_same_however_the_worker_ticks(melody: &[(f64, f64, u8)]) {
+    let accompany = |ticks| answer(Mode::Accompany, 4, melody, ticks);
+    let steady = accompany(STEADY);
     assert!(!steady.is_empty(), "nothing was accompanied");
     assert!(
         steady.iter().all(|n| (16.0..32.0).contains(&n.onset_beats)),
         "the answer belongs in bars 5–8"
     );
-    // Rare, from odd starting points, and behind the audio thread.
-    let rare = accompaniment(melody, 5, 23, 0);
-    assert_eq!(rare, steady, "a worker ticking every 0.72 beats");
-    let late = accompaniment(melody, 17, 61, 13);
-
+    let rare = Ticks {
+        first: 5,
+        every: 23,
+        lag: 0,
+    };
+    assert_eq!(accompany(rare), steady, "a worker ticking every 0.72 beats");
+    let late = Ticks {
+        first: 17,
+        every: 61,
+        lag: 13,
+    };
     assert_eq!(
-        late, steady,
+        accompany(late),
+        steady,
         "a worker ticking every 1.9 beats, 0.4 beats behind"
     );
 }
 
 #[test]
 fn the_accompaniment_does_not_depend_on_when_the_worker_ticks() {
-    assert_the_same_however_the_worker_ticks(&quarter_notes());
+    assert_accompanied_the_same_however_the_worker_ticks(&quarter_notes());
 }
 
 #[test]
@@ -132,5 +159,26 @@ fn long_notes_and_one_held_past_the_window_are_heard_the_same_by_any_worker() {
         .map(|i| (2.0 * i as f64, 2.0 * i as f64 + 1.9, 72 + 2 * i as u8))
         .collect();
     melody.push((14.5, 17.5, 79));
-    assert_the_same_however_the_worker_ticks(&melody);
+    assert_accompanied_the_same_however_the_worker_ticks(&melody);
+}
+
+#[test]
+fn the_continuation_does_not_depend_on_when_the_worker_ticks() {
+    // One bar whose last note is let go half a beat after the answer became due (beat 3):
+    // a steady worker hears it held, a rarer one (its tick at beat 3.72) hears it ended.
+    let mut phrase = quarter_notes();
+    phrase.truncate(4);
+    phrase[3].1 = 3.5;
+    let steady = answer(Mode::Continue, 2, &phrase, STEADY);
+    assert!(!steady.is_empty(), "nothing was played");
+    assert!(
+        steady.iter().all(|n| (4.0..12.0).contains(&n.onset_beats)),
+        "the continuation belongs in bars 2–3"
+    );
+    let rare = Ticks {
+        first: 3,
+        every: 29,
+        lag: 2,
+    };
+    assert_eq!(answer(Mode::Continue, 2, &phrase, rare), steady);
 }

@@ -37,6 +37,8 @@ pub const MODEL_ENV: &str = "ANTIPHON_MODEL";
 const PHRASE_END_SILENCE_BEATS: f64 = 1.0;
 /// How far ahead of an answer's start its generation begins, in beats.
 const ANSWER_LEAD_BEATS: f64 = 1.0;
+/// Length given to a phrase note still held when its answer begins, at least (beats).
+const MIN_HELD_BEATS: f64 = 0.25;
 /// Program the player's notes are given when the Instrument parameter says Auto (Continue).
 const DEFAULT_PHRASE_PROGRAM: u8 = 0;
 /// Program the melody is given in Accompany: the oboe, which voices the sung melody in the
@@ -470,16 +472,24 @@ impl Continuation {
         } else {
             clock.bar_line_at_or_after(clock.playhead + 0.5)
         };
+        // The phrase as it stood when the answer became due: a note still held then, or let go
+        // since, ends there, so the answer does not depend on when the worker noticed.
+        let due = phrase_end - ANSWER_LEAD_BEATS;
         let program = phrase_program(ctx);
         let mut phrase = self.notes.clone();
         for &(onset, key, velocity) in &self.held {
             phrase.push(Note {
                 onset_beats: onset,
-                duration_beats: (clock.playhead - onset).max(0.25),
+                duration_beats: f64::INFINITY,
                 pitch: key,
                 instrument: GmInstrument::Program(program),
                 velocity: (velocity * 127.0).round().clamp(1.0, 127.0) as u8,
             });
+        }
+        for note in &mut phrase {
+            if note.onset_beats + note.duration_beats > due {
+                note.duration_beats = (due - note.onset_beats).max(MIN_HELD_BEATS);
+            }
         }
         phrase.sort_by(|a, b| a.onset_beats.total_cmp(&b.onset_beats));
         if self.answer(ctx, clock, gen, &phrase, from) {

@@ -213,6 +213,20 @@ impl Responder {
         }
     }
 
+    /// The mode in force, starting afresh when it changed (the audio thread releases every
+    /// note then). Checked before each message too, so the first note played after a change
+    /// goes to the new mode instead of being forgotten with the old one's state.
+    fn follow_mode(&mut self, ctx: &mut WorkerContext) -> Mode {
+        let mode = ctx.params.mode.value();
+        if self.mode != Some(mode) {
+            if self.mode.is_some() {
+                self.reset_all(ctx);
+            }
+            self.mode = Some(mode);
+        }
+        mode
+    }
+
     fn reset_all(&mut self, ctx: &mut WorkerContext) {
         self.continuation = Continuation::default();
         self.accompaniment = Accompaniment::default();
@@ -230,7 +244,7 @@ impl Policy for Responder {
             self.velocities
                 .push_back((velocity * 127.0).round().clamp(1.0, 127.0) as u8);
         }
-        match ctx.params.mode.value() {
+        match self.follow_mode(ctx) {
             Mode::Continue => self.continuation.on_message(message, ctx),
             Mode::Accompany => self.accompaniment.on_message(message, ctx),
         }
@@ -238,14 +252,7 @@ impl Policy for Responder {
 
     fn on_tick(&mut self, ctx: &mut WorkerContext) {
         self.ensure_engine(ctx);
-        let mode = ctx.params.mode.value();
-        if self.mode != Some(mode) {
-            // The audio thread releases every note on a mode change; start afresh.
-            if self.mode.is_some() {
-                self.reset_all(ctx);
-            }
-            self.mode = Some(mode);
-        }
+        let mode = self.follow_mode(ctx);
         let regenerate = ctx.params.regenerate.value();
         let regenerate_pressed = regenerate && !self.regenerate_was_on;
         self.regenerate_was_on = regenerate;

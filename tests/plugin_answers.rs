@@ -122,12 +122,13 @@ fn alone() -> MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Paced at about four times real time: a beat at 100 bpm lasts 150 ms, time enough for the
-/// engine to have the next notes ready as it must in real time (at 18 times, Continue's one
-/// beat of lead was 33 ms and most of its answer came too late to play).
+/// Paced at about twice real time: a beat at 100 bpm lasts 300 ms, time enough for the
+/// engine, in a debug build and on a busy machine, to have the next notes ready as it must in
+/// real time (at 18 times, Continue's one beat of lead was 33 ms and most of its answer came
+/// too late to play; at 4 times a loaded machine still missed the first beat's chord).
 fn playback(seconds: f64) -> Playback {
     Playback {
-        pace: std::time::Duration::from_micros(2_500),
+        pace: std::time::Duration::from_micros(5_000),
         lead_in: std::time::Duration::from_secs(2),
         ..Playback::seconds(seconds, 512)
     }

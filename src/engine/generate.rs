@@ -14,7 +14,8 @@
 use super::model::{LanguageModel, ModelError};
 use super::sampling::{
     apply_temperature, choose, mask_by_type, mask_far_onsets, mask_instruments, mask_onset,
-    mask_past_onsets, mask_rest, mask_started_notes, nucleus, Chooser, Grammar, SamplingParams,
+    mask_past_onsets, mask_rest, mask_started_notes, mask_zero_duration, nucleus, only_rest,
+    Chooser, Grammar, SamplingParams,
 };
 use crate::tokens::anticipation::anticipate;
 use crate::tokens::{ops, OpsError, Triple, VocabSpec};
@@ -363,6 +364,12 @@ fn notes_starting_at<'t>(
         .filter(move |t| t.note.0 != spec.rest())
 }
 
+/// REST triples at the end of what was sampled.
+fn rests_in_a_row(spec: &VocabSpec, sampled: &[Triple]) -> usize {
+    let rests = sampled.iter().rev();
+    rests.take_while(|t| t.note.0 == spec.rest()).count()
+}
+
 /// What persists between triples: the window's start, the feeder and scratch buffers.
 #[derive(Debug)]
 struct StepState {
@@ -437,6 +444,7 @@ impl StepState {
             .map(|(code, _)| code)
             .collect();
 
+        let rests = rests_in_a_row(spec, &self.sampled);
         let mut new = [0u32; 3];
         for position in 0..3 {
             let logits = self.feeder.logits(model, &self.input)?;
@@ -453,6 +461,11 @@ impl StepState {
                         }
                     }
                 }
+                1 if request.grammar.rest_iff_zero_duration
+                    && rests >= request.grammar.rest_limit() =>
+                {
+                    mask_zero_duration(logits, spec);
+                }
                 2 => {
                     mask_instruments(logits, spec, &present, &request.grammar);
                     if request.grammar.distinct_onset_notes {
@@ -460,11 +473,14 @@ impl StepState {
                         let started = notes_starting_at(spec, &self.sampled, onset);
                         mask_started_notes(logits, started.map(|t| t.note.0));
                     }
-                    if let Some(most) = request.grammar.max_rests_in_a_row {
-                        let rests = self.sampled.iter().rev();
-                        if rests.take_while(|t| t.note.0 == spec.rest()).count() >= most {
+                    if request.grammar.rest_iff_zero_duration {
+                        if new[1] == spec.duration_offset() {
+                            only_rest(logits, spec);
+                        } else {
                             mask_rest(logits, spec);
                         }
+                    } else if rests >= request.grammar.rest_limit() {
+                        mask_rest(logits, spec);
                     }
                 }
                 _ => {}
@@ -518,15 +534,18 @@ mod tests {
         fed: Vec<u32>,
         /// Prefer REST above every note, and the furthest onset allowed.
         resting: bool,
+        /// Prefer duration 0 (a rest's) above every other.
+        zero_length: bool,
     }
 
     impl StuckModel {
-        fn new(spec: &VocabSpec, resting: bool) -> Self {
+        fn new(spec: &VocabSpec, resting: bool, zero_length: bool) -> Self {
             Self {
                 logits: vec![0.0; spec.vocab_size() as usize],
                 spec: spec.clone(),
                 fed: Vec::new(),
                 resting,
+                zero_length,
             }
         }
     }
@@ -552,6 +571,9 @@ mod tests {
             self.logits[(s.duration_offset() + 12) as usize] = 10.0;
             for key in 0..=60u32 {
                 self.logits[(s.note_offset() + key) as usize] = 10.0 + key as f32;
+            }
+            if self.zero_length {
+                self.logits[s.duration_offset() as usize] = 20.0;
             }
             if self.resting {
                 self.logits[s.rest() as usize] = 100.0;
@@ -590,7 +612,7 @@ mod tests {
     #[test]
     fn the_product_grammar_starts_each_note_once_and_at_most_twelve_per_onset() {
         let spec = VocabSpec::beats();
-        let mut model = StuckModel::new(&spec, false);
+        let mut model = StuckModel::new(&spec, false, false);
         let request = product_request(&spec);
         let out = greedy(&mut model, &spec, &request);
         let first: Vec<(i64, u32)> = out
@@ -611,7 +633,7 @@ mod tests {
     #[test]
     fn the_product_grammar_rests_at_most_twice_in_a_row() {
         let spec = VocabSpec::beats();
-        let mut model = StuckModel::new(&spec, true);
+        let mut model = StuckModel::new(&spec, true, true);
         let request = Request {
             end_ticks: 240,
             grammar: Grammar::product(None).with_max_onset_gap(spec.rest_density_ticks() as i64),
@@ -628,6 +650,41 @@ mod tests {
         // Onsets never more than 24 ticks apart.
         let times: Vec<i64> = out.sampled.iter().map(|t| spec.time_of(t)).collect();
         assert!(times.windows(2).all(|w| w[1] - w[0] <= 24), "{times:?}");
+    }
+
+    #[test]
+    fn the_product_grammar_gives_rests_and_only_rests_duration_zero() {
+        let spec = VocabSpec::beats();
+        let request = Request {
+            end_ticks: 240,
+            ..product_request(&spec)
+        };
+        let zero = spec.duration_offset();
+        // The reference writes the zero-length notes this model asks for.
+        let mut model = StuckModel::new(&spec, false, true);
+        let reference = Request {
+            grammar: Grammar::reference(),
+            ..request.clone()
+        };
+        let out = greedy(&mut model, &spec, &reference);
+        assert!(out
+            .sampled
+            .iter()
+            .any(|t| t.duration.0 == zero && t.note.0 != spec.rest()));
+        // The product rests on duration 0, twice at most, then plays a note that sounds.
+        let mut model = StuckModel::new(&spec, false, true);
+        let out = greedy(&mut model, &spec, &request);
+        let kinds: String = out
+            .sampled
+            .iter()
+            .map(|t| match (t.note.0 == spec.rest(), t.duration.0 == zero) {
+                (true, true) => 'r',
+                (false, false) => 'n',
+                _ => '?',
+            })
+            .collect();
+        assert!(kinds.starts_with("rrnrrn"), "{kinds}");
+        assert!(!kinds.contains('?'), "{kinds}");
     }
 
     #[test]

@@ -43,6 +43,12 @@ pub struct Grammar {
     /// If set, the most REST triples in a row the model may write; then it must play a note.
     /// At a low temperature a model that starts resting can rest to the end of the answer.
     pub max_rests_in_a_row: Option<usize>,
+    /// Whether duration 0 and REST go together: a REST triple has duration 0, as every one in
+    /// training does, and a note has more. A zero-length note is silent on most instruments,
+    /// and 0.2 % of the training scores' notes (grace notes) have one; but a model that chose
+    /// a rest's duration and was then kept from resting played a note of random key and
+    /// instrument there, and such answers came out as a few clicks.
+    pub rest_iff_zero_duration: bool,
 }
 
 impl Grammar {
@@ -55,11 +61,13 @@ impl Grammar {
             distinct_onset_notes: false,
             max_notes_per_onset: None,
             max_rests_in_a_row: None,
+            rest_iff_zero_duration: false,
         }
     }
 
-    /// What the product uses: REST only as a rest triple, each note once per onset, at most
-    /// [`PRODUCT_MAX_NOTES_PER_ONSET`] notes per onset.
+    /// What the product uses: REST only as a rest triple with duration 0 (and only REST with
+    /// duration 0), each note once per onset, at most [`PRODUCT_MAX_NOTES_PER_ONSET`] notes per
+    /// onset, at most [`PRODUCT_MAX_RESTS_IN_A_ROW`] rests in a row.
     pub fn product(allowed_instruments: Option<Vec<u32>>) -> Self {
         Self {
             rest_only_as_note: true,
@@ -68,7 +76,13 @@ impl Grammar {
             distinct_onset_notes: true,
             max_notes_per_onset: Some(PRODUCT_MAX_NOTES_PER_ONSET),
             max_rests_in_a_row: Some(PRODUCT_MAX_RESTS_IN_A_ROW),
+            rest_iff_zero_duration: true,
         }
+    }
+
+    /// How many REST triples in a row may be written (unlimited when not set).
+    pub fn rest_limit(&self) -> usize {
+        self.max_rests_in_a_row.unwrap_or(usize::MAX)
     }
 
     /// Also bans onsets more than `ticks` after the current time.
@@ -172,13 +186,30 @@ pub fn mask_started_notes(logits: &mut [f32], started: impl IntoIterator<Item = 
     }
 }
 
-/// Bans REST as the note, unless nothing else is left.
-pub fn mask_rest(logits: &mut [f32], spec: &VocabSpec) {
+/// Bans duration 0 (a rest's), unless nothing else is left.
+pub fn mask_zero_duration(logits: &mut [f32], spec: &VocabSpec) {
+    keep_unless_alone(logits, spec.duration_offset() as usize);
+}
+
+/// Leaves REST as the only note (after a rest's duration 0).
+pub fn only_rest(logits: &mut [f32], spec: &VocabSpec) {
     let rest = spec.rest() as usize;
     let kept = logits[rest];
-    logits[rest] = f32::NEG_INFINITY;
+    logits.fill(f32::NEG_INFINITY);
+    logits[rest] = kept;
+}
+
+/// Bans REST as the note, unless nothing else is left.
+pub fn mask_rest(logits: &mut [f32], spec: &VocabSpec) {
+    keep_unless_alone(logits, spec.rest() as usize);
+}
+
+/// Bans `id`, unless nothing else is left.
+fn keep_unless_alone(logits: &mut [f32], id: usize) {
+    let kept = logits[id];
+    logits[id] = f32::NEG_INFINITY;
     if !logits.iter().any(|x| x.is_finite()) {
-        logits[rest] = kept;
+        logits[id] = kept;
     }
 }
 

@@ -96,6 +96,9 @@ pub enum ToAudio {
     /// Forget every planned note that has not started (a new answer replaces it). Sounding notes
     /// still end at their planned time.
     CancelPlanned,
+    /// Forget the planned notes from this song position on, in quarter notes (a new answer for
+    /// the next pass replaces them); earlier ones still play.
+    CancelPlannedFrom(f64),
     /// Forget every note waiting for the next pass.
     CancelNextPass,
 }

@@ -6,6 +6,7 @@
 use crate::engine::sampling::DEFAULT_TOP_P;
 use nice_plug::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// What Antiphon does with what it hears.
@@ -183,6 +184,9 @@ pub struct AntiphonParams {
     /// A trigger: switching it on asks for a new answer now.
     #[id = "regenerate"]
     pub regenerate: BoolParam,
+    /// Times Regenerate was switched on, counted as it happens: the editor's button switches
+    /// it on and off again at once, between two looks of the worker.
+    pub regenerate_presses: Arc<AtomicU64>,
 
     /// The model folder the user chose in the editor; empty for the built-in model. Saved with
     /// the project; read by the worker, written by the editor.
@@ -226,6 +230,8 @@ pub struct SavedAnswer {
 
 impl Default for AntiphonParams {
     fn default() -> Self {
+        let regenerate_presses = Arc::new(AtomicU64::new(0));
+        let presses = regenerate_presses.clone();
         Self {
             temperature: FloatParam::new("Temperature", 1.0, temperature_range())
                 .with_step_size(0.01)
@@ -265,7 +271,12 @@ impl Default for AntiphonParams {
             thru: BoolParam::new("Thru", true),
             out_channel: IntParam::new("Output channel", 1, out_channel_range()),
             freeze: BoolParam::new("Freeze", false),
-            regenerate: BoolParam::new("Regenerate", false),
+            regenerate: BoolParam::new("Regenerate", false).with_callback(Arc::new(move |on| {
+                if on {
+                    presses.fetch_add(1, Ordering::Relaxed);
+                }
+            })),
+            regenerate_presses,
             model_folder: Arc::new(RwLock::new(String::new())),
             last_answer: Arc::new(RwLock::new(SavedAnswer::default())),
         }

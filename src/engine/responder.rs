@@ -71,10 +71,14 @@ pub struct Responder {
     mode: Option<Mode>,
     continuation: Continuation,
     accompaniment: Accompaniment,
-    regenerate_was_on: bool,
+    /// Regenerate presses already acted on (those before this worker began do not count).
+    regenerate_presses_seen: Option<u64>,
     velocities: VecDeque<u8>,
     /// Seeds drawn so far when Seed is 0.
     draws: u64,
+    /// Regenerate presses so far: each moves a fixed seed on by one, so a press always asks
+    /// for another answer and the same playing and presses still give the same answers.
+    regenerations: u64,
 }
 
 impl Default for Responder {
@@ -92,9 +96,10 @@ impl Responder {
             mode: None,
             continuation: Continuation::default(),
             accompaniment: Accompaniment::default(),
-            regenerate_was_on: false,
+            regenerate_presses_seen: None,
             velocities: VecDeque::with_capacity(VELOCITY_MEMORY),
             draws: 0,
+            regenerations: 0,
         }
     }
 
@@ -175,7 +180,7 @@ impl Responder {
                     .unwrap_or(0);
                 nanos ^ self.draws.wrapping_mul(0x9E37_79B9_7F4A_7C15)
             }
-            fixed => fixed as u64,
+            fixed => fixed as u64 + self.regenerations,
         };
         let instruments = match p.instrument.value() {
             Instrument::Auto => None,
@@ -253,9 +258,11 @@ impl Policy for Responder {
     fn on_tick(&mut self, ctx: &mut WorkerContext) {
         self.ensure_engine(ctx);
         let mode = self.follow_mode(ctx);
-        let regenerate = ctx.params.regenerate.value();
-        let regenerate_pressed = regenerate && !self.regenerate_was_on;
-        self.regenerate_was_on = regenerate;
+        let presses = ctx.params.regenerate_presses.load(Ordering::Relaxed);
+        let new_presses = presses.wrapping_sub(self.regenerate_presses_seen.unwrap_or(presses));
+        let regenerate_pressed = new_presses > 0;
+        self.regenerations += new_presses;
+        self.regenerate_presses_seen = Some(presses);
 
         let status = &ctx.status;
         if !status.playing.load(Ordering::Relaxed) {
@@ -590,6 +597,8 @@ struct Accompaniment {
     sounding: Vec<CapturedNote>,
     /// Melody of a pass that just ended (relative), waiting for its answer to be finished.
     ended: Option<Vec<Note>>,
+    /// Song position where that pass started.
+    ended_start: f64,
     /// Melody of the previous pass (relative), to tell whether the next one changed.
     previous_melody: Option<Vec<Note>>,
     /// Accompaniment playing in this pass.
@@ -708,6 +717,7 @@ impl Accompaniment {
                 .collect(),
         );
         self.melody = later;
+        self.ended_start = self.pass_start;
         self.pass_start = if self.looping { window.start } else { end };
         self.closed_at = Some(Instant::now());
         self.awaiting_first_note = true;
@@ -722,10 +732,11 @@ impl Accompaniment {
     ) {
         let Some(window) = self.window else { return };
         if regenerate {
+            // The accompaniment playing now plays on; the next pass gets a new one.
             if self.looping {
                 ctx.cancel_next_pass();
             } else {
-                ctx.cancel_planned();
+                ctx.cancel_planned_from(self.pass_start + window.len);
             }
             self.next.clear();
             self.next_until = 0.0;
@@ -748,7 +759,7 @@ impl Accompaniment {
                 ctx.status.last_answer_ms.store(ms, Ordering::Relaxed);
             }
             let silent_pass = ended.is_empty() && self.next.is_empty();
-            self.rotate(ctx, window, ended);
+            self.rotate(ctx, self.ended_start, window.len, ended);
             if silent_pass && !self.looping {
                 // The player stopped: the next note opens a new window at its own bar.
                 *self = Accompaniment::default();
@@ -886,20 +897,20 @@ impl Accompaniment {
     }
 
     /// The pass is over: its accompaniment becomes the one playing, its melody the reference.
-    fn rotate(&mut self, ctx: &mut WorkerContext, window: Window, ended: Vec<Note>) {
+    /// `start` and `len` place the pass that ended in the song.
+    fn rotate(&mut self, ctx: &mut WorkerContext, start: f64, len: f64, ended: Vec<Note>) {
         if !ended.is_empty() {
             self.previous_melody = Some(ended);
         }
         if !self.next.is_empty() {
             self.current = std::mem::take(&mut self.next);
-            let start = window.start;
             let heard = self.previous_melody.iter().flatten();
             save_answer(
                 ctx,
                 SavedAnswer {
                     mode: "accompany".into(),
                     window_start_beats: start,
-                    window_len_beats: window.len,
+                    window_len_beats: len,
                     heard: heard.map(|n| saved(n, start + n.onset_beats)).collect(),
                     answer: self
                         .current

@@ -101,6 +101,11 @@ impl WorkerContext {
         self.send(ToAudio::CancelPlanned);
     }
 
+    /// Asks the audio thread to forget the planned notes from `beats` on.
+    pub fn cancel_planned_from(&mut self, beats: f64) {
+        self.send(ToAudio::CancelPlannedFrom(beats));
+    }
+
     /// Asks the audio thread to forget the notes waiting for the next pass.
     pub fn cancel_next_pass(&mut self) {
         self.send(ToAudio::CancelNextPass);

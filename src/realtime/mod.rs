@@ -140,6 +140,7 @@ impl AudioSide {
                     }
                 }
                 ToAudio::CancelPlanned => self.scheduler.cancel_planned(),
+                ToAudio::CancelPlannedFrom(beats) => self.scheduler.cancel_planned_from(beats),
                 ToAudio::CancelNextPass => self.scheduler.cancel_next_pass(),
             }
         }

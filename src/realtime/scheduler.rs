@@ -183,6 +183,14 @@ impl Scheduler {
         self.planned.clear();
     }
 
+    /// Forgets the planned notes at or after `from_beats`; earlier ones stay.
+    ///
+    /// Real-time safe.
+    pub fn cancel_planned_from(&mut self, from_beats: f64) {
+        self.planned
+            .retain(|n| n.onset_beats < from_beats - EPSILON_BEATS);
+    }
+
     /// Drops planned notes earlier than `pos_beats` because the playhead jumped past them.
     ///
     /// Real-time safe.
@@ -391,6 +399,22 @@ mod tests {
         assert!(out.is_empty());
         assert_eq!(s.counts().missed_deadlines, 1);
         assert_eq!(s.planned_len(), 1);
+    }
+
+    #[test]
+    fn cancelling_from_a_beat_keeps_the_notes_before_it() {
+        let mut s = Scheduler::new();
+        for onset in [0.5, 1.0, 2.0, 3.5] {
+            s.plan(note(onset, 0.25, 60)).unwrap();
+        }
+        s.cancel_planned_from(2.0);
+        assert_eq!(s.planned_len(), 2);
+        let out = run(&mut s, &block(0.0, 96_000, 120.0));
+        assert_eq!(
+            out.len(),
+            4,
+            "the notes at beats 0.5 and 1 still play: {out:?}"
+        );
     }
 
     #[test]

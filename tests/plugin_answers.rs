@@ -279,3 +279,41 @@ fn stopping_in_the_middle_releases_every_note() {
     assert!(rec.events.iter().all(|e| !e.on || e.sample <= stop));
     rec.assert_every_note_on_has_one_note_off();
 }
+
+#[test]
+fn reopening_a_project_in_its_loop_plays_the_saved_accompaniment_at_once() {
+    let _alone = alone();
+    let mut song = Song::at_tempo(BPM);
+    song.notes = melody(4);
+    song.loop_beats = Some((0.0, 16.0));
+    let two_turns = || Playback {
+        stop_at_end: true,
+        ..playback(2.2 * 16.0 * 60.0 / BPM)
+    };
+    let mut session = model_host("accompany", 11, 4);
+    session.play(&song, two_turns());
+    let state = session.save_state();
+    let answer = saved_answer(&mut session);
+    assert!(!answer.answer.is_empty());
+
+    // Reopened (Seed 0 now, so nothing could repeat the answer but the saved one): it plays
+    // from the first turn, every note after the first beat on time.
+    let mut reopened = model_host("accompany", 0, 4);
+    reopened.load_state(&state).expect("the state loads");
+    let seed = reopened.param_id("Seed");
+    reopened.set_param(seed, 0.0);
+    let rec = reopened.play(&song, two_turns());
+    let turn_two = rec.samples_of_beat(0.0)[1];
+    for note in answer.answer.iter().filter(|n| n.onset_beats >= 1.0) {
+        let due = rec.samples_of_beat(note.onset_beats)[0];
+        assert!(
+            rec.note_ons()
+                .iter()
+                .any(|e| e.key == note.key && e.sample.abs_diff(due) <= 1 && e.sample < turn_two),
+            "the saved note at beat {} (key {}) was not played in the first turn",
+            note.onset_beats,
+            note.key
+        );
+    }
+    rec.assert_every_note_on_has_one_note_off();
+}

@@ -182,3 +182,23 @@ fn a_model_that_cannot_load_answers_nothing_and_says_why() {
         "No model: passing MIDI through"
     );
 }
+
+#[test]
+fn a_reopened_project_answers_its_melody_with_the_saved_accompaniment() {
+    // Seed 0: without the saved answer, each run would answer anew.
+    let melody = quarter_notes(0.0, &TUNE_A);
+    let before = Worker::new(Mode::Accompany, 4, 0);
+    let first = accompany(&before, &melody, |_, _| {});
+    let saved = before.params.last_answer.read().unwrap().clone();
+
+    let reopened = Worker::new(Mode::Accompany, 4, 0);
+    *reopened.params.last_answer.write().unwrap() = saved.clone();
+    let again = accompany(&reopened, &melody, |_, _| {});
+    assert_eq!(pass(&again, 16.0, 32.0), pass(&first, 16.0, 32.0));
+
+    // Another melody in the same window is accompanied anew.
+    let other = Worker::new(Mode::Accompany, 4, 0);
+    *other.params.last_answer.write().unwrap() = saved;
+    let anew = accompany(&other, &quarter_notes(0.0, &TUNE_B), |_, _| {});
+    assert_ne!(pass(&anew, 16.0, 32.0), pass(&first, 16.0, 32.0));
+}

@@ -21,7 +21,7 @@ use super::onnx::{OnnxModel, SessionOptions};
 use super::sampling::SamplingParams;
 use super::tasks::{self, TaskSettings};
 use super::worker::{Policy, WorkerContext};
-use crate::messages::{CapturedNote, PlannedNote, ToWorker};
+use crate::messages::{CapturedNote, PlannedNote, Status, ToWorker};
 use crate::params::{Instrument, Mode, SavedAnswer, SavedNote};
 use crate::realtime::musical_time::next_bar_line;
 use crate::tokens::notes::ticks_per_beat;
@@ -71,6 +71,9 @@ pub struct Responder {
     mode: Option<Mode>,
     continuation: Continuation,
     accompaniment: Accompaniment,
+    /// The last answer as last seen in the parameters: a change there (a project opened, or
+    /// an answer made) is what the next window in the same place takes up.
+    seen_answer: SavedAnswer,
     /// Regenerate presses already acted on (those before this worker began do not count).
     regenerate_presses_seen: Option<u64>,
     velocities: VecDeque<u8>,
@@ -97,6 +100,7 @@ impl Responder {
             continuation: Continuation::default(),
             accompaniment: Accompaniment::default(),
             regenerate_presses_seen: None,
+            seen_answer: SavedAnswer::default(),
             velocities: VecDeque::with_capacity(VELOCITY_MEMORY),
             draws: 0,
             regenerations: 0,
@@ -234,7 +238,7 @@ impl Responder {
 
     fn reset_all(&mut self, ctx: &mut WorkerContext) {
         self.continuation = Continuation::default();
-        self.accompaniment = Accompaniment::default();
+        self.accompaniment.reset();
         ctx.cancel_planned();
         ctx.cancel_next_pass();
     }
@@ -257,6 +261,12 @@ impl Policy for Responder {
 
     fn on_tick(&mut self, ctx: &mut WorkerContext) {
         self.ensure_engine(ctx);
+        if let Ok(saved) = ctx.params.last_answer.read() {
+            if *saved != self.seen_answer {
+                self.seen_answer = saved.clone();
+                self.accompaniment.saved = SavedPass::of(&saved);
+            }
+        }
         let mode = self.follow_mode(ctx);
         let presses = ctx.params.regenerate_presses.load(Ordering::Relaxed);
         let new_presses = presses.wrapping_sub(self.regenerate_presses_seen.unwrap_or(presses));
@@ -616,6 +626,61 @@ struct Accompaniment {
     closed_at: Option<Instant>,
     /// No note of the last part has been scheduled yet since the pass ended.
     awaiting_first_note: bool,
+    /// The accompaniment saved with the project, for the first window if it opens where that
+    /// one was.
+    saved: Option<SavedPass>,
+}
+
+/// An accompanied pass as saved with the project, relative to its start.
+struct SavedPass {
+    start: f64,
+    len: f64,
+    heard: Vec<Note>,
+    answer: Vec<Note>,
+}
+
+/// Whether the host loops over the window `start`, `len` (beats).
+fn loops_over(status: &Status, start: f64, len: f64) -> bool {
+    let ls = status.loop_start_beats.load(Ordering::Relaxed);
+    let le = status.loop_end_beats.load(Ordering::Relaxed);
+    status.loop_active.load(Ordering::Relaxed)
+        && ls <= start + 1e-6
+        && le >= start + len - 1e-6
+        && le > ls
+}
+
+impl SavedPass {
+    fn contains(&self, beats: f64) -> bool {
+        (self.start..self.start + self.len).contains(&beats)
+    }
+
+    fn of(saved: &SavedAnswer) -> Option<Self> {
+        if saved.mode != "accompany" || saved.answer.is_empty() {
+            return None;
+        }
+        let start = saved.window_start_beats;
+        let relative = |notes: &[SavedNote]| -> Vec<Note> {
+            notes
+                .iter()
+                .map(|n| Note {
+                    onset_beats: n.onset_beats - start,
+                    duration_beats: n.duration_beats,
+                    pitch: n.key,
+                    instrument: match n.program {
+                        128 => GmInstrument::Drums,
+                        p => GmInstrument::Program(p),
+                    },
+                    velocity: n.velocity,
+                })
+                .collect()
+        };
+        Some(Self {
+            start,
+            len: saved.window_len_beats,
+            heard: relative(&saved.heard),
+            answer: relative(&saved.answer),
+        })
+    }
 }
 
 impl Accompaniment {
@@ -653,20 +718,29 @@ impl Accompaniment {
                     self.end_pass(w);
                 }
                 _ => {
-                    *self = Accompaniment::default();
+                    self.reset();
                     ctx.cancel_next_pass();
                 }
             },
             ToWorker::Stopped { .. } => {
-                *self = Accompaniment::default();
+                self.reset();
                 ctx.cancel_planned();
                 ctx.cancel_next_pass();
             }
         }
     }
 
+    /// Forgets everything heard and answered (what was saved with the project stays until a
+    /// window takes it up).
+    fn reset(&mut self) {
+        *self = Accompaniment {
+            saved: self.saved.take(),
+            ..Accompaniment::default()
+        };
+    }
+
     /// The first melody note opens a window of Bars bars at the bar line before it.
-    fn open_window(&mut self, ctx: &WorkerContext, onset_beats: f64) {
+    fn open_window(&mut self, ctx: &mut WorkerContext, onset_beats: f64) {
         let status = &ctx.status;
         let clock = Clock {
             playhead: onset_beats,
@@ -674,16 +748,39 @@ impl Accompaniment {
             bar_len: status.bar_len_beats.load(Ordering::Relaxed).max(0.25),
             tempo_bpm: status.tempo_bpm.load(Ordering::Relaxed),
         };
-        let start = clock.bar_line_at_or_before(onset_beats + 1e-6);
-        let len = ctx.params.bars.value().max(1) as f64 * clock.bar_len;
-        let looping = status.loop_active.load(Ordering::Relaxed) && {
-            let ls = status.loop_start_beats.load(Ordering::Relaxed);
-            let le = status.loop_end_beats.load(Ordering::Relaxed);
-            ls <= start + 1e-6 && le >= start + len - 1e-6 && le > ls
-        };
+        let mut start = clock.bar_line_at_or_before(onset_beats + 1e-6);
+        let mut len = ctx.params.bars.value().max(1) as f64 * clock.bar_len;
+        // The saved window, if this one is it, or if the host loops over it and plays in it.
+        let saved = self.saved.take().filter(|s| {
+            let same = (s.start - start).abs() < 1e-6 && (s.len - len).abs() < 1e-6;
+            same || (loops_over(status, s.start, s.len) && s.contains(onset_beats))
+        });
+        if let Some(s) = &saved {
+            (start, len) = (s.start, s.len);
+        }
         self.window = Some(Window { start, len });
         self.pass_start = start;
-        self.looping = looping;
+        self.looping = loops_over(status, start, len);
+        if let Some(saved) = saved {
+            self.resume(ctx, saved, onset_beats);
+        }
+    }
+
+    /// Takes up the accompaniment saved with the project, as if the session had gone on: it is
+    /// the answer to its melody (a pass repeating it, or any pass with Freeze on, gets it
+    /// again), and in a host loop it plays from this turn on.
+    fn resume(&mut self, ctx: &mut WorkerContext, saved: SavedPass, playhead: f64) {
+        if self.looping {
+            let channel = ctx.params.out_channel_index();
+            for note in &saved.answer {
+                let onset = saved.start + note.onset_beats;
+                if onset >= playhead {
+                    ctx.play(planned(note, onset, channel));
+                }
+            }
+        }
+        self.previous_melody = Some(saved.heard);
+        self.current = saved.answer;
     }
 
     /// Splits off the melody of the pass that ended; its answer is finished on the next tick.
@@ -730,6 +827,15 @@ impl Accompaniment {
         gen: &mut Generator,
         regenerate: bool,
     ) {
+        // Reopened in a host loop over the saved window: its accompaniment plays at once.
+        if self.window.is_none() {
+            let resumes = self.saved.as_ref().is_some_and(|s| {
+                loops_over(&ctx.status, s.start, s.len) && s.contains(clock.playhead)
+            });
+            if resumes {
+                self.open_window(ctx, clock.playhead);
+            }
+        }
         let Some(window) = self.window else { return };
         if regenerate {
             // The accompaniment playing now plays on; the next pass gets a new one.
@@ -762,7 +868,7 @@ impl Accompaniment {
             self.rotate(ctx, self.ended_start, window.len, ended);
             if silent_pass && !self.looping {
                 // The player stopped: the next note opens a new window at its own bar.
-                *self = Accompaniment::default();
+                self.reset();
                 return;
             }
             // Bars changes apply from the next window on (a loop keeps its window).

@@ -63,6 +63,15 @@ enum Engine {
     Failed,
 }
 
+/// ONNX Runtime threads for the plugin: half the machine's cores, at most two (antiphon-small
+/// gains little beyond), so the host keeps at least half. With two threads on two cores, a host
+/// whose audio thread is not real-time (headless Ardour, JACK without real-time rights) missed
+/// periods while the model answered, and the answer's later notes came a period late.
+fn worker_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / 2).clamp(1, 2)
+}
+
 /// The product's worker policy.
 pub struct Responder {
     engine: Engine,
@@ -135,7 +144,7 @@ impl Responder {
             return;
         };
         let options = SessionOptions {
-            intra_op_threads: 2,
+            intra_op_threads: worker_threads(),
             prefer_cuda: true,
         };
         let loaded = OnnxModel::load(&source, options).and_then(|model| {

@@ -161,27 +161,6 @@ impl WorkerContext {
     }
 }
 
-/// Niceness of the worker thread (and of the ONNX Runtime threads it starts, which inherit
-/// it): a host whose audio thread is not real-time (JACK without real-time rights, a plain
-/// desktop) must still get the CPU before generation does. In headless Ardour on two cores with
-/// JACK not real-time, a worker at normal priority made the host miss periods while it
-/// answered, and the answer's later notes came a period late against its first ones.
-const WORKER_NICENESS: libc::c_int = 10;
-
-/// Lowers the calling thread's priority to [`WORKER_NICENESS`]; if the system refuses, the
-/// worker runs at the priority it has.
-fn yield_to_audio_threads() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: setpriority on the calling thread's own id has no memory effects.
-    unsafe {
-        libc::setpriority(
-            libc::PRIO_PROCESS,
-            libc::gettid() as libc::id_t,
-            WORKER_NICENESS,
-        );
-    }
-}
-
 /// The running worker thread.
 pub struct Worker {
     /// Set to ask the thread to finish.
@@ -205,7 +184,6 @@ impl Worker {
         let handle = std::thread::Builder::new()
             .name("antiphon-worker".into())
             .spawn(move || {
-                yield_to_audio_threads();
                 let mut ctx = WorkerContext::new(params, status);
                 ctx.to_audio = Some(to_audio);
                 ctx.from_audio = Some(from_audio);

@@ -4,6 +4,7 @@
 //! Ranges are functions so the editor and the command line share them.
 
 use crate::engine::sampling::DEFAULT_TOP_P;
+use crate::tokens::{GmInstrument, Note};
 use nice_plug::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -211,6 +212,23 @@ pub struct SavedNote {
     pub velocity: u8,
     /// General MIDI program (128 for drums).
     pub program: u8,
+}
+
+impl SavedNote {
+    /// The note to play or write, in song beats.
+    pub fn to_note(&self) -> Note {
+        Note {
+            onset_beats: self.onset_beats,
+            duration_beats: self.duration_beats,
+            pitch: self.key,
+            instrument: if self.program >= 128 {
+                GmInstrument::Drums
+            } else {
+                GmInstrument::Program(self.program)
+            },
+            velocity: self.velocity.max(1),
+        }
+    }
 }
 
 /// What Antiphon last played and what it heard, saved with the project.

@@ -7,7 +7,7 @@ use crate::engine::model::ModelSpec;
 use crate::messages::Status;
 use crate::params::{AntiphonParams, SavedNote};
 use crate::tokens::writer::{write_notes, WriteOptions};
-use crate::tokens::{GmInstrument, Note};
+use crate::tokens::Note;
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::LogicalSize;
 use nice_plug::prelude::*;
@@ -227,20 +227,9 @@ pub fn export_answer(
     if saved.answer.is_empty() {
         return Err("There is no answer to export yet.".into());
     }
-    let to_note = |n: &SavedNote| Note {
-        onset_beats: n.onset_beats,
-        duration_beats: n.duration_beats,
-        pitch: n.key,
-        instrument: if n.program >= 128 {
-            GmInstrument::Drums
-        } else {
-            GmInstrument::Program(n.program)
-        },
-        velocity: n.velocity.max(1),
-    };
-    let mut notes: Vec<Note> = saved.answer.iter().map(to_note).collect();
+    let mut notes: Vec<Note> = saved.answer.iter().map(SavedNote::to_note).collect();
     if with_heard {
-        notes.extend(saved.heard.iter().map(to_note));
+        notes.extend(saved.heard.iter().map(SavedNote::to_note));
     }
     // The file starts at the bar where what was heard began.
     let start = notes

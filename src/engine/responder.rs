@@ -673,13 +673,7 @@ impl SavedPass {
                 .iter()
                 .map(|n| Note {
                     onset_beats: n.onset_beats - start,
-                    duration_beats: n.duration_beats,
-                    pitch: n.key,
-                    instrument: match n.program {
-                        128 => GmInstrument::Drums,
-                        p => GmInstrument::Program(p),
-                    },
-                    velocity: n.velocity,
+                    ..n.to_note()
                 })
                 .collect()
         };

@@ -659,8 +659,10 @@ fn loops_over(status: &Status, start: f64, len: f64) -> bool {
 }
 
 impl SavedPass {
-    fn contains(&self, beats: f64) -> bool {
-        (self.start..self.start + self.len).contains(&beats)
+    /// Whether the host loops over this window and plays `beats` of it.
+    fn is_looped_at(&self, status: &Status, beats: f64) -> bool {
+        loops_over(status, self.start, self.len)
+            && (self.start..self.start + self.len).contains(&beats)
     }
 
     fn of(saved: &SavedAnswer) -> Option<Self> {
@@ -756,7 +758,7 @@ impl Accompaniment {
         // The saved window, if this one is it, or if the host loops over it and plays in it.
         let saved = self.saved.take().filter(|s| {
             let same = (s.start - start).abs() < 1e-6 && (s.len - len).abs() < 1e-6;
-            same || (loops_over(status, s.start, s.len) && s.contains(onset_beats))
+            same || s.is_looped_at(status, onset_beats)
         });
         if let Some(s) = &saved {
             (start, len) = (s.start, s.len);
@@ -832,10 +834,8 @@ impl Accompaniment {
     ) {
         // Reopened in a host loop over the saved window: its accompaniment plays at once.
         if self.window.is_none() {
-            let resumes = self.saved.as_ref().is_some_and(|s| {
-                loops_over(&ctx.status, s.start, s.len) && s.contains(clock.playhead)
-            });
-            if resumes {
+            let saved = self.saved.as_ref();
+            if saved.is_some_and(|s| s.is_looped_at(&ctx.status, clock.playhead)) {
                 self.open_window(ctx, clock.playhead);
             }
         }

@@ -200,22 +200,29 @@ fn a_continuation_follows_the_phrase_from_the_next_bar_line() {
     rec.assert_every_note_on_has_one_note_off();
 }
 
-#[test]
-fn a_loop_over_bars_1_to_4_plays_the_accompaniment_on_its_next_turn() {
-    let _alone = alone();
+/// The four-bar melody in a host loop over bars 1–4.
+fn looped_melody() -> Song {
     let mut song = Song::at_tempo(BPM);
     song.notes = melody(4);
     song.loop_beats = Some((0.0, 16.0));
+    song
+}
+
+/// Two turns of the four-bar loop and a little of the third, then a stop.
+fn two_loop_turns() -> Playback {
+    Playback {
+        stop_at_end: true,
+        ..playback(2.2 * 16.0 * 60.0 / BPM)
+    }
+}
+
+#[test]
+fn a_loop_over_bars_1_to_4_plays_the_accompaniment_on_its_next_turn() {
+    let _alone = alone();
+    let song = looped_melody();
     let mut host = model_host("accompany", 11, 4);
-    // Two turns of the loop and a little of the third (silent turns keep the accompaniment),
-    // then stop.
-    let rec = host.play(
-        &song,
-        Playback {
-            stop_at_end: true,
-            ..playback(2.2 * 16.0 * 60.0 / BPM)
-        },
-    );
+    // The third turn is silent: silent turns keep the accompaniment.
+    let rec = host.play(&song, two_loop_turns());
     let turn_two = rec.samples_of_beat(0.0)[1];
     assert_the_answer_played_in_full(&mut host, &rec, 0.0, 16.0);
     let answer = answers(&rec, &song.notes);
@@ -283,15 +290,9 @@ fn stopping_in_the_middle_releases_every_note() {
 #[test]
 fn reopening_a_project_in_its_loop_plays_the_saved_accompaniment_at_once() {
     let _alone = alone();
-    let mut song = Song::at_tempo(BPM);
-    song.notes = melody(4);
-    song.loop_beats = Some((0.0, 16.0));
-    let two_turns = || Playback {
-        stop_at_end: true,
-        ..playback(2.2 * 16.0 * 60.0 / BPM)
-    };
+    let song = looped_melody();
     let mut session = model_host("accompany", 11, 4);
-    session.play(&song, two_turns());
+    session.play(&song, two_loop_turns());
     let state = session.save_state();
     let answer = saved_answer(&mut session);
     assert!(!answer.answer.is_empty());
@@ -302,7 +303,7 @@ fn reopening_a_project_in_its_loop_plays_the_saved_accompaniment_at_once() {
     reopened.load_state(&state).expect("the state loads");
     let seed = reopened.param_id("Seed");
     reopened.set_param(seed, 0.0);
-    let rec = reopened.play(&song, two_turns());
+    let rec = reopened.play(&song, two_loop_turns());
     let turn_two = rec.samples_of_beat(0.0)[1];
     for note in answer.answer.iter().filter(|n| n.onset_beats >= 1.0) {
         let due = rec.samples_of_beat(note.onset_beats)[0];

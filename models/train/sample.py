@@ -317,32 +317,37 @@ class Cli:
         self.env.setdefault("ANTIPHON_ORT_LIB", str(next(
             (Path(onnxruntime.__file__).parent / "capi").glob("libonnxruntime.so.*"))))
 
-    def _run(self, args):
+    def _run(self, args, extra=()):
+        """model_dir, top_p, temperature None: the CLI's own defaults (the built-in model);
+        `extra`: more flags (e.g. steering) after the usual ones."""
         import subprocess
-        r = subprocess.run([str(self.binary), *args, "--model", str(self.model_dir), "--top-p", str(self.top_p),
-                            "--temperature", str(self.temperature), "--only-new"],
+        opts = ([] if self.model_dir is None else ["--model", str(self.model_dir)]) + \
+            ([] if self.top_p is None else ["--top-p", str(self.top_p)]) + \
+            ([] if self.temperature is None else ["--temperature", str(self.temperature)])
+        r = subprocess.run([str(self.binary), *args, *opts, "--only-new", *extra],
                            capture_output=True, text=True, env=self.env)
         if r.returncode != 0:
             raise RuntimeError(f"antiphon {' '.join(args)} failed ({r.returncode}): {r.stderr}")
+        self.last_log = r.stderr
         return r.stderr
 
-    def accompany(self, melody, tempo, instruments, seed, span):
+    def accompany(self, melody, tempo, instruments, seed, span, extra=()):
         src, out = self.scratch / "melody.mid", self.scratch / "accompanied.mid"
         write_midi(src, [("melody", melody)], self.vocab, tempo)
         program = self.vocab["instrument_map"]["instrument_programs"][instruments[0]]
         self._run(["accompany", str(src), "-o", str(out), "--melody-track", "1", "--bars", str(span // BAR),
-                   "--instrument", str(program), "--seed", str(seed)])
+                   "--instrument", str(program), "--seed", str(seed)], extra)
         notes, _ = read_midi(out, self.vocab)
         return [n for n in notes if n["on"] < span]
 
-    def continue_(self, prompt, tempo, seed, start, end):
+    def continue_(self, prompt, tempo, seed, start, end, extra=()):
         import re
         src, out = self.scratch / "prompt.mid", self.scratch / "continued.mid"
         # notes end by the start, so the engine continues from that bar line
         clipped = [dict(n, dur=max(1, min(n["dur"], start - n["on"]))) for n in prompt]
         write_midi(src, [("prompt", clipped)], self.vocab, tempo)
         log = self._run(["continue", str(src), "-o", str(out), "--bars", str((end - start) // BAR),
-                         "--seed", str(seed)])
+                         "--seed", str(seed)], extra)
         m = re.search(r"in bars (\d+)", log)
         first_bar = int(m.group(1)) - 1 if m else start // BAR
         shift = start - first_bar * BAR
@@ -363,8 +368,13 @@ def key_of(notes):
             if r > best[0]:
                 best = (r, tonic, mode)
     _, tonic, mode = best
+    return tonic, mode, scale_pcs(tonic, mode)
+
+
+def scale_pcs(tonic: int, mode: str) -> set:
+    """The key's scale: major, or natural minor plus the raised seventh (harmonic minor)."""
     steps = [0, 2, 4, 5, 7, 9, 11] if mode == "major" else [0, 2, 3, 5, 7, 8, 10, 11]
-    return tonic, mode, {(tonic + s) % 12 for s in steps}
+    return {(tonic + s) % 12 for s in steps}
 
 
 def sounding_top(ref, t, exclude=None):
@@ -447,6 +457,39 @@ def piano_roll(path: Path, title: str, panels):
     plt.close(fig)
 
 
+# ---------------------------------------------------------------- test pieces
+
+def test_pieces(split: dict, pieces: int, seed: int):
+    """The candidate files of both tasks, in order (the first `pieces` usable ones are used):
+    accompany from the test split's songs, continue from other songs and the quartets."""
+    test = [f for f in split["files"] if f["split"] == "test"]
+    songs = sorted(f["file"] for f in test if f["collection"] == "lieder")
+    quartets = sorted(f["file"] for f in test if f["collection"] == "quartets")
+    pick = random.Random(seed)
+    acc_files = pick.sample(songs, min(len(songs), 3 * pieces))
+    cont_files = pick.sample([s for s in songs if s not in acc_files], 7 * pieces // 10) + \
+        pick.sample(quartets, min(len(quartets), pieces - 7 * pieces // 10))
+    return acc_files, cont_files
+
+
+def accompany_window(notes):
+    """The accompaniment task's window of a song: the melody track from its first note, floored
+    to 4 quarters, for 32 quarters, and the other tracks in it, both shifted to start at 0.
+    Returns (t0, melody, real), or None when the song is not usable."""
+    mt = melody_track(notes)
+    mel_all = [n for n in notes if n["track"] == mt]
+    if mt is None or len(mel_all) < 16:
+        return None
+    t0 = mel_all[0]["on"] // BAR * BAR
+    span = 32 * TPQ
+    shift = lambda ns: [dict(n, on=n["on"] - t0) for n in ns if t0 <= n["on"] < t0 + span]
+    melody = shift(mel_all)
+    real = shift([n for n in notes if n["track"] != mt])
+    if len(real) < 8 or len(melody) < 8:
+        return None
+    return t0, melody, real
+
+
 # ---------------------------------------------------------------- main
 
 def main() -> int:
@@ -474,13 +517,7 @@ def main() -> int:
     from transformers import GPT2LMHeadModel
     model = GPT2LMHeadModel.from_pretrained(args.model).eval()
     split = json.load(open(args.split))
-    test = [f for f in split["files"] if f["split"] == "test"]
-    songs = sorted(f["file"] for f in test if f["collection"] == "lieder")
-    quartets = sorted(f["file"] for f in test if f["collection"] == "quartets")
-    pick = random.Random(args.seed)
-    acc_files = pick.sample(songs, min(len(songs), 3 * args.pieces))
-    cont_files = pick.sample([s for s in songs if s not in acc_files], 7 * args.pieces // 10) + \
-        pick.sample(quartets, min(len(quartets), args.pieces - 7 * args.pieces // 10))
+    acc_files, cont_files = test_pieces(split, args.pieces, args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(args.seed + 1)
     results = {"accompany": [], "continue": []}
@@ -491,17 +528,11 @@ def main() -> int:
         notes, tempo = read_midi(args.openscore / rel, vocab)
         name = f"{task}-{i:02d}-{Path(rel).stem[:40]}"
         if task == "accompany":
-            mt = melody_track(notes)
-            mel_all = [n for n in notes if n["track"] == mt]
-            if mt is None or len(mel_all) < 16:
+            window = accompany_window(notes)
+            if window is None:
                 return None
-            t0 = mel_all[0]["on"] // BAR * BAR
+            t0, melody, real = window
             span = 32 * TPQ
-            shift = lambda ns: [dict(n, on=n["on"] - t0) for n in ns if t0 <= n["on"] < t0 + span]
-            melody = shift(mel_all)
-            real = shift([n for n in notes if n["track"] != mt])
-            if len(real) < 8 or len(melody) < 8:
-                return None
             instruments = sorted({n["instr"] for n in real})
             if cli:
                 gen = cli.accompany(melody, tempo, instruments, args.seed + 1 + i, span)

@@ -178,6 +178,12 @@ pub struct Status {
     pub engine_line: Mutex<String>,
     /// Worker-side text for the editor: the last error, empty if none.
     pub error_line: Mutex<String>,
+    /// Worker-side text for the editor: the key the last answer kept to ("G major · followed"),
+    /// empty before the first.
+    pub key_line: Mutex<String>,
+    /// Worker-side text for the editor: how a steering setting that could not be played was
+    /// changed, empty if none.
+    pub steering_line: Mutex<String>,
     /// The piano roll's notes (worker and editor only): what was heard and what was planned.
     pub roll: Mutex<Roll>,
 }
@@ -242,6 +248,20 @@ impl Status {
     pub fn with_roll(&self, f: impl FnOnce(&mut Roll)) {
         if let Ok(mut roll) = self.roll.lock() {
             f(&mut roll);
+        }
+    }
+
+    /// Sets the key line (worker thread only).
+    pub fn set_key_line(&self, text: impl Into<String>) {
+        if let Ok(mut line) = self.key_line.lock() {
+            *line = text.into();
+        }
+    }
+
+    /// Sets the steering line (worker thread only).
+    pub fn set_steering_line(&self, text: impl Into<String>) {
+        if let Ok(mut line) = self.steering_line.lock() {
+            *line = text.into();
         }
     }
 

@@ -4,6 +4,9 @@
 //! Ranges are functions so the editor and the command line share them.
 
 use crate::engine::sampling::DEFAULT_TOP_P;
+use crate::engine::steering::{
+    self, note_name, parse_note, DensityChoice, Key, KeyChoice, RangeChoice, Steering,
+};
 use crate::tokens::{GmInstrument, Note};
 use nice_plug::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -149,6 +152,58 @@ pub fn out_channel_range() -> IntRange {
     IntRange::Linear { min: 1, max: 16 }
 }
 
+/// Key: 0 Follow, 1 Off, then the 24 keys as [`key_choice`] orders them.
+pub fn key_range() -> IntRange {
+    IntRange::Linear { min: 0, max: 25 }
+}
+
+/// The key a `key` parameter value stands for.
+pub fn key_choice(value: i32) -> KeyChoice {
+    match value {
+        ..=0 => KeyChoice::Follow,
+        1 => KeyChoice::Off,
+        v => Key::all()
+            .nth((v - 2).min(23) as usize)
+            .map_or(KeyChoice::Follow, KeyChoice::Fixed),
+    }
+}
+
+/// The `key` parameter value of a key choice.
+pub fn key_value(choice: KeyChoice) -> i32 {
+    match choice {
+        KeyChoice::Follow => 0,
+        KeyChoice::Off => 1,
+        KeyChoice::Fixed(k) => 2 + Key::all().position(|x| x == k).unwrap_or(0) as i32,
+    }
+}
+
+/// Key lock and Harmony, 0–100 %.
+pub fn strength_range() -> FloatRange {
+    FloatRange::Linear { min: 0.0, max: 1.0 }
+}
+
+/// Low and High note: 0 is Auto, 1–127 a MIDI key.
+pub fn note_range() -> IntRange {
+    IntRange::Linear { min: 0, max: 127 }
+}
+
+/// Density in notes per bar; 0 is Auto.
+pub fn density_range() -> FloatRange {
+    FloatRange::Skewed {
+        min: 0.0,
+        max: 32.0,
+        factor: FloatRange::skew_factor(-1.0),
+    }
+}
+
+/// The most notes starting together.
+pub fn voices_range() -> IntRange {
+    IntRange::Linear {
+        min: 1,
+        max: steering::MAX_VOICES as i32,
+    }
+}
+
 /// Antiphon's parameters, all automatable and saved with the project.
 #[derive(Params)]
 pub struct AntiphonParams {
@@ -185,6 +240,27 @@ pub struct AntiphonParams {
     /// A trigger: switching it on asks for a new answer now.
     #[id = "regenerate"]
     pub regenerate: BoolParam,
+    /// The answer's key: Follow (estimated from what was heard), Off, or one of 24 keys.
+    #[id = "key"]
+    pub key: IntParam,
+    /// How strictly the answer keeps to the key's scale, 0–100 %.
+    #[id = "key_lock"]
+    pub key_lock: FloatParam,
+    /// How strongly the answer sounds well with the melody, 0–100 %.
+    #[id = "harmony"]
+    pub harmony: FloatParam,
+    /// Lowest note of the answer: Auto (0) or a MIDI key.
+    #[id = "low_note"]
+    pub low_note: IntParam,
+    /// Highest note of the answer: Auto (0) or a MIDI key.
+    #[id = "high_note"]
+    pub high_note: IntParam,
+    /// Notes per bar of the answer: Auto (0) or a target.
+    #[id = "density"]
+    pub density: FloatParam,
+    /// The most notes the answer starts together, 1–12.
+    #[id = "max_voices"]
+    pub max_voices: IntParam,
     /// Times Regenerate was switched on, counted as it happens: the editor's button switches
     /// it on and off again at once, between two looks of the worker.
     pub regenerate_presses: Arc<AtomicU64>,
@@ -295,16 +371,110 @@ impl Default for AntiphonParams {
                 }
             })),
             regenerate_presses,
+            key: IntParam::new("Key", 0, key_range())
+                .with_value_to_string(Arc::new(|v| match key_choice(v) {
+                    KeyChoice::Follow => "Follow".to_string(),
+                    KeyChoice::Off => "Off".to_string(),
+                    KeyChoice::Fixed(k) => k.to_string(),
+                }))
+                .with_string_to_value(Arc::new(|s| {
+                    let s = s.trim();
+                    if s.eq_ignore_ascii_case("follow") {
+                        Some(0)
+                    } else if s.eq_ignore_ascii_case("off") {
+                        Some(1)
+                    } else {
+                        let plain = s.replace('♭', "b").replace('♯', "#");
+                        plain
+                            .parse::<Key>()
+                            .ok()
+                            .map(|k| key_value(KeyChoice::Fixed(k)))
+                    }
+                })),
+            key_lock: FloatParam::new("Key lock", steering::DEFAULT_KEY_LOCK, strength_range())
+                .with_unit(" %")
+                .with_value_to_string(formatters::v2s_f32_percentage(0))
+                .with_string_to_value(formatters::s2v_f32_percentage()),
+            harmony: FloatParam::new("Harmony", steering::DEFAULT_HARMONY, strength_range())
+                .with_unit(" %")
+                .with_value_to_string(formatters::v2s_f32_percentage(0))
+                .with_string_to_value(formatters::s2v_f32_percentage()),
+            low_note: note_param("Low note"),
+            high_note: note_param("High note"),
+            density: FloatParam::new("Density", 0.0, density_range())
+                .with_step_size(0.5)
+                .with_value_to_string(Arc::new(|v| {
+                    if v <= 0.0 {
+                        "Auto".to_string()
+                    } else {
+                        format!("{v:.1} notes/bar")
+                    }
+                }))
+                .with_string_to_value(Arc::new(|s| {
+                    let s = s.trim();
+                    if s.eq_ignore_ascii_case("auto") {
+                        Some(0.0)
+                    } else {
+                        s.trim_end_matches("notes/bar").trim().parse().ok()
+                    }
+                })),
+            max_voices: IntParam::new("Voices", steering::MAX_VOICES as i32, voices_range()),
             model_folder: Arc::new(RwLock::new(String::new())),
             last_answer: Arc::new(RwLock::new(SavedAnswer::default())),
         }
     }
 }
 
+/// Low or High note: "Auto" at 0, else the key's name ("C2").
+fn note_param(name: &str) -> IntParam {
+    IntParam::new(name, 0, note_range())
+        .with_value_to_string(Arc::new(|v| match v {
+            ..=0 => "Auto".to_string(),
+            v => note_name(v.min(127) as u8),
+        }))
+        .with_string_to_value(Arc::new(|s| {
+            let s = s.trim();
+            if s.eq_ignore_ascii_case("auto") {
+                Some(0)
+            } else {
+                parse_note(s).map(i32::from)
+            }
+        }))
+}
+
 impl AntiphonParams {
     /// The MIDI channel of generated notes, 0-based.
     pub fn out_channel_index(&self) -> u8 {
         (self.out_channel.value().clamp(1, 16) - 1) as u8
+    }
+
+    /// The steering the parameters ask for, made playable, and what had to change.
+    pub fn steering(&self) -> (Steering, Option<String>) {
+        let (low, high) = (self.low_note.value(), self.high_note.value());
+        let range = if low <= 0 && high <= 0 {
+            RangeChoice::Auto
+        } else {
+            RangeChoice::Fixed {
+                low: low.clamp(0, 127) as u8,
+                high: if high <= 0 { 127 } else { high.min(127) as u8 },
+            }
+        };
+        let density = match self.density.value() {
+            d if d <= 0.0 => DensityChoice::Auto,
+            d => DensityChoice::NotesPerBar(d),
+        };
+        Steering {
+            key: key_choice(self.key.value()),
+            key_lock: self.key_lock.value(),
+            harmony: self.harmony.value(),
+            range,
+            density,
+            max_voices: self
+                .max_voices
+                .value()
+                .clamp(1, steering::MAX_VOICES as i32) as u8,
+        }
+        .playable()
     }
 }
 
@@ -338,5 +508,48 @@ mod tests {
         );
         assert_eq!(params.seed.string_to_normalized_value("new"), Some(0.0));
         assert_eq!(params.out_channel_index(), 0);
+        for v in 0..=25 {
+            let text = params
+                .key
+                .normalized_value_to_string(params.key.preview_normalized(v), false);
+            assert_eq!(
+                params.key.string_to_normalized_value(&text),
+                Some(params.key.preview_normalized(v)),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            params
+                .low_note
+                .normalized_value_to_string(params.low_note.preview_normalized(36), false),
+            "C2"
+        );
+        assert_eq!(
+            params.low_note.string_to_normalized_value("auto"),
+            Some(0.0)
+        );
+    }
+
+    #[test]
+    fn the_default_parameters_steer_as_the_command_line_does() {
+        let params = AntiphonParams::default();
+        assert_eq!(params.steering(), (Steering::default(), None));
+    }
+
+    #[test]
+    fn a_range_with_no_scale_note_is_made_playable_and_said() {
+        let params = AntiphonParams::default();
+        use nice_plug::params::InternalParamMut;
+        // SAFETY: one thread; nothing reads the parameters while they are set.
+        unsafe {
+            let d_major = KeyChoice::Fixed("D".parse().unwrap());
+            params.key._internal_set_plain_value(key_value(d_major));
+            params.low_note._internal_set_plain_value(60);
+            params.high_note._internal_set_plain_value(60);
+            params.key_lock._internal_set_plain_value(1.0);
+        }
+        let (steering, message) = params.steering();
+        assert!(steering.check().is_ok());
+        assert!(message.unwrap().contains("no note from 60 to 60"));
     }
 }

@@ -17,8 +17,9 @@ use super::sampling::{
     mask_past_onsets, mask_rest, mask_started_notes, mask_zero_duration, nucleus, only_rest,
     Chooser, Grammar, SamplingParams,
 };
+use super::steering::Steerer;
 use crate::tokens::anticipation::anticipate;
-use crate::tokens::{ops, OpsError, Triple, VocabSpec};
+use crate::tokens::{ops, OpsError, Triple, TripleKind, VocabSpec};
 
 /// Tokens of history the reference keeps in the model input (SPEC §8.2: 339 triples).
 pub const REFERENCE_HISTORY_TOKENS: usize = 1017;
@@ -181,6 +182,8 @@ pub struct Generation {
     /// Time of the last event (ticks): controls within `delta` of it are placed.
     current: i64,
     state: StepState,
+    /// Key, harmony, register and density steering, if any (none: the plain product grammar).
+    steerer: Option<Steerer>,
 }
 
 impl Generation {
@@ -211,8 +214,27 @@ impl Generation {
             future,
             current: ops::max_time(spec, &prompt, None),
             state: StepState::new(request.window),
+            steerer: None,
             request,
         })
+    }
+
+    /// Steers the rest of the generation with `steerer`, which hears the prompt and every
+    /// control (the melody) handed over so far.
+    pub fn steer(&mut self, spec: &VocabSpec, mut steerer: Steerer) {
+        for t in self.tokens.iter().chain(&self.pending) {
+            match spec.classify(t) {
+                Ok(TripleKind::Event(e)) => steerer.add_heard([e]),
+                Ok(TripleKind::Control(e)) => steerer.add_melody([e]),
+                _ => {}
+            }
+        }
+        self.steerer = Some(steerer);
+    }
+
+    /// The steering in force, if any.
+    pub fn steerer(&self) -> Option<&Steerer> {
+        self.steerer.as_ref()
     }
 
     /// Hands over controls heard since the generation began (control triples, any order).
@@ -225,6 +247,12 @@ impl Generation {
         self.flag = spec.anticipate();
         self.pending.extend_from_slice(controls);
         self.pending = ops::sort(&self.pending);
+        if let Some(steerer) = &mut self.steerer {
+            steerer.add_melody(controls.iter().filter_map(|t| match spec.classify(t) {
+                Ok(TripleKind::Control(e)) => Some(e),
+                _ => None,
+            }));
+        }
     }
 
     /// Generates until a sampled onset reaches `end_ticks` (that triple is discarded and the
@@ -254,10 +282,16 @@ impl Generation {
                 start.max(self.current),
                 &self.request,
                 chooser,
+                self.steerer.as_mut(),
             )?;
             let new_time = spec.time_of(&new);
             if new_time >= end_ticks {
                 break;
+            }
+            if let (Some(steerer), Ok(TripleKind::Event(e))) =
+                (&mut self.steerer, spec.classify(&new))
+            {
+                steerer.observe(&e);
             }
             self.tokens.push(new);
             self.state.sampled.push(new);
@@ -303,6 +337,7 @@ pub fn generate_ar(
             start.max(current),
             request,
             chooser,
+            None,
         )?;
         let new_time = spec.time_of(&new);
         if new_time >= end {
@@ -427,6 +462,7 @@ impl StepState {
         current_time: i64,
         request: &Request,
         chooser: &mut Chooser,
+        mut steerer: Option<&mut Steerer>,
     ) -> Result<Triple, GenerateError> {
         let history = self.window_of(spec, tokens, current_time);
         let offset = ops::min_time(spec, history, None);
@@ -445,6 +481,11 @@ impl StepState {
             .collect();
 
         let rests = rests_in_a_row(spec, &self.sampled);
+        let onset_cap = match (request.grammar.max_notes_per_onset, &steerer) {
+            (Some(cap), Some(s)) => Some(cap.min(s.max_notes_per_onset())),
+            (cap, None) => cap,
+            (None, Some(s)) => Some(s.max_notes_per_onset()),
+        };
         let mut new = [0u32; 3];
         for position in 0..3 {
             let logits = self.feeder.logits(model, &self.input)?;
@@ -455,7 +496,7 @@ impl StepState {
                     if let Some(gap) = request.grammar.max_onset_gap_ticks {
                         mask_far_onsets(logits, spec, current_time - offset, gap);
                     }
-                    if let Some(cap) = request.grammar.max_notes_per_onset {
+                    if let Some(cap) = onset_cap {
                         if notes_starting_at(spec, &self.sampled, current_time).count() >= cap {
                             mask_onset(logits, spec, current_time - offset);
                         }
@@ -486,6 +527,21 @@ impl StepState {
                 _ => {}
             }
             apply_temperature(logits, request.sampling.temperature);
+            if let Some(steerer) = steerer.as_deref_mut() {
+                // After the temperature, so a key lock of 90 % removes 90 % of the out-of-key
+                // probability at any temperature.
+                match position {
+                    0 => steerer.steer_time(logits, current_time, current_time - offset),
+                    2 => {
+                        let onset = new[0] as i64 + offset;
+                        let started: Vec<u8> = notes_starting_at(spec, &self.sampled, onset)
+                            .map(|t| ((t.note.0 - spec.note_offset()) % spec.max_pitch()) as u8)
+                            .collect();
+                        steerer.steer_notes(logits, onset, &started);
+                    }
+                    _ => {}
+                }
+            }
             nucleus(logits, request.sampling.top_p, &mut self.order);
             let token = choose(logits, chooser).ok_or(GenerateError::NothingAllowed {
                 position,

@@ -10,6 +10,7 @@ pub mod onnx;
 pub mod responder;
 pub mod runtime;
 pub mod sampling;
+pub mod steering;
 pub mod tasks;
 pub mod worker;
 

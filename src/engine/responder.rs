@@ -19,6 +19,7 @@ use super::default_model::default_model;
 use super::model::ModelSource;
 use super::onnx::{OnnxModel, SessionOptions};
 use super::sampling::SamplingParams;
+use super::steering::{Key, KeyChoice};
 use super::tasks::{self, TaskSettings};
 use super::worker::{Policy, WorkerContext};
 use crate::messages::{CapturedNote, PlannedNote, Status, ToWorker};
@@ -182,8 +183,10 @@ impl Responder {
     }
 
     /// Sampling settings from the parameters; a new seed per answer when Seed is 0.
-    fn settings(&mut self, ctx: &WorkerContext, spec: &VocabSpec, tempo_bpm: f64) -> TaskSettings {
+    fn settings(&mut self, ctx: &WorkerContext, spec: &VocabSpec, clock: &Clock) -> TaskSettings {
         let p = &ctx.params;
+        let (steering, adjusted) = p.steering();
+        ctx.status.set_steering_line(adjusted.unwrap_or_default());
         let seed = match p.seed.value() {
             0 => {
                 self.draws += 1;
@@ -212,9 +215,11 @@ impl Responder {
             },
             seed,
             instruments,
-            tempo_bpm,
+            tempo_bpm: clock.tempo_bpm,
             velocity: self.velocity(ctx),
             max_new_notes: 2048,
+            steering,
+            beats_per_bar: clock.bar_len,
         }
     }
 
@@ -296,7 +301,7 @@ impl Policy for Responder {
         let settings = match &self.engine {
             Engine::Ready { spec, .. } => {
                 let spec = spec.clone();
-                self.settings(ctx, &spec, clock.tempo_bpm)
+                self.settings(ctx, &spec, &clock)
             }
             _ => return,
         };
@@ -359,7 +364,20 @@ impl Generator<'_> {
         self.spec.delta_ticks() as f64 / ticks_per_beat(self.spec, self.settings.tempo_bpm)
     }
 
-    fn report(&self, ctx: &WorkerContext, notes: usize, started: Instant, first_note: Option<f64>) {
+    fn report(
+        &self,
+        ctx: &WorkerContext,
+        notes: usize,
+        started: Instant,
+        first_note: Option<f64>,
+        key: Option<(Key, bool)>,
+    ) {
+        ctx.status.set_key_line(match key {
+            Some((key, true)) => format!("{key} · followed"),
+            Some((key, false)) => format!("{key} · fixed"),
+            None if self.settings.steering.key == KeyChoice::Off => "Key off".to_string(),
+            None => String::new(),
+        });
         let seconds = started.elapsed().as_secs_f64().max(1e-6);
         let first = first_note
             .map(|ms| format!(", first note after {ms:.0} ms"))
@@ -556,22 +574,21 @@ impl Continuation {
             ctx.play(planned(note, note.onset_beats, channel));
             true
         };
-        let result = tasks::continue_phrase_streaming(
-            gen.model,
-            gen.spec,
-            phrase,
-            from,
-            to,
-            &gen.settings,
-            &mut sink,
-        );
+        let mut writer = tasks::PartWriter::continuation(gen.spec, phrase, from, &gen.settings);
+        let result = writer.write_until(gen.model, gen.spec, &[], to, &mut sink);
         match result {
             Ok(_) if interrupted => {
                 ctx.cancel_planned();
                 false
             }
             Ok(answer) => {
-                gen.report(ctx, answer.len(), started, first_note_ms);
+                gen.report(
+                    ctx,
+                    answer.len(),
+                    started,
+                    first_note_ms,
+                    writer.key_in_use(),
+                );
                 save_answer(
                     ctx,
                     SavedAnswer {
@@ -996,7 +1013,8 @@ impl Accompaniment {
                         ctx.status.last_latency_ms.store(ms, Ordering::Relaxed);
                         self.awaiting_first_note = false;
                     }
-                    gen.report(ctx, notes.len(), started, first);
+                    let key = self.writer.as_ref().and_then(|w| w.key_in_use());
+                    gen.report(ctx, notes.len(), started, first, key);
                     self.next.extend(notes);
                 }
                 Err(e) => ctx.status.set_error_line(format!("Generation failed: {e}")),

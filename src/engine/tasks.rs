@@ -9,6 +9,7 @@
 use super::generate::{GenerateError, Generation, Request, WindowPolicy};
 use super::model::LanguageModel;
 use super::sampling::{Chooser, Grammar, SamplingParams};
+use super::steering::{Frame, Role, Steerer, Steering};
 use crate::tokens::notes::{events_to_notes, instrument_code, notes_to_events, ticks_per_beat};
 use crate::tokens::{Note, NotesError, SplitMix64, Triple, TripleKind, VocabSpec};
 
@@ -32,6 +33,10 @@ pub struct TaskSettings {
     pub velocity: u8,
     /// Stop after this many generated notes even before the end.
     pub max_new_notes: usize,
+    /// Key, harmony, register, density and voices.
+    pub steering: Steering,
+    /// Quarter notes per bar; every task starts on a bar line.
+    pub beats_per_bar: f64,
 }
 
 impl Default for TaskSettings {
@@ -46,6 +51,9 @@ impl Default for TaskSettings {
             tempo_bpm: 120.0,
             velocity: 80,
             max_new_notes: 4096,
+            // The plain model: the plugin and the CLI pass their own (steering) defaults.
+            steering: Steering::off(),
+            beats_per_bar: 4.0,
         }
     }
 }
@@ -101,24 +109,11 @@ pub fn continue_phrase_streaming(
     settings: &TaskSettings,
     sink: NoteSink,
 ) -> Result<Vec<Note>, TaskError> {
-    let instruments = settings
-        .instruments
-        .clone()
-        .or_else(|| Some(instrument_codes(spec, prompt)).filter(|c| !c.is_empty()));
-    let prompt: Vec<Note> = prompt
-        .iter()
-        .copied()
-        .filter(|n| n.onset_beats <= from_beats)
-        .collect();
-    run(
+    PartWriter::continuation(spec, prompt, from_beats, settings).write_until(
         model,
         spec,
-        &prompt,
         &[],
-        from_beats,
         to_beats,
-        instruments,
-        settings,
         sink,
     )
 }
@@ -252,6 +247,10 @@ pub struct PartWriter {
     written_until: f64,
     instruments: Option<Vec<u32>>,
     settings: TaskSettings,
+    /// What Auto steering aims at.
+    role: Role,
+    /// Where the part starts (a bar line).
+    origin_beats: f64,
     chooser: Chooser,
     /// The generation and the song position of its tick 0, once the first span ran.
     generation: Option<(Generation, f64)>,
@@ -275,6 +274,8 @@ impl PartWriter {
             written_until: from_beats,
             instruments,
             settings: settings.clone(),
+            role: Role::Continue,
+            origin_beats: from_beats,
             chooser: Chooser::Sample(SplitMix64::new(settings.seed)),
             generation: None,
             given: Vec::new(),
@@ -297,7 +298,38 @@ impl PartWriter {
             .filter(|n| n.onset_beats <= from_beats)
             .collect();
         let instruments = accompaniment_instruments(spec, melody, settings);
-        Self::new(&context, from_beats, Some(instruments), settings)
+        Self {
+            role: Role::Accompany,
+            ..Self::new(&context, from_beats, Some(instruments), settings)
+        }
+    }
+
+    /// The continuation of `prompt` from `from_beats`, in the prompt's instruments unless
+    /// `settings.instruments` says otherwise.
+    pub fn continuation(
+        spec: &VocabSpec,
+        prompt: &[Note],
+        from_beats: f64,
+        settings: &TaskSettings,
+    ) -> Self {
+        let instruments = settings
+            .instruments
+            .clone()
+            .or_else(|| Some(instrument_codes(spec, prompt)).filter(|c| !c.is_empty()));
+        let prompt: Vec<Note> = prompt
+            .iter()
+            .copied()
+            .filter(|n| n.onset_beats <= from_beats)
+            .collect();
+        Self::new(&prompt, from_beats, instruments, settings)
+    }
+
+    /// The key the part keeps to now, and whether it was followed (not fixed).
+    pub fn key_in_use(&self) -> Option<(super::steering::Key, bool)> {
+        self.generation
+            .as_ref()
+            .and_then(|(g, _)| g.steerer())
+            .and_then(|s| s.key_in_use())
     }
 
     /// Where the part is written up to (beats).
@@ -427,7 +459,19 @@ impl PartWriter {
             // Rests count as triples too; the note limit is kept by the observer.
             max_new_triples: settings.max_new_notes.saturating_mul(4).max(1),
         };
-        Ok((Generation::new(spec, request)?, base_beats))
+        let mut generation = Generation::new(spec, request)?;
+        if !settings.steering.is_off() {
+            let frame = Frame {
+                ticks_per_beat: tpb,
+                beats_per_bar: settings.beats_per_bar,
+                bar_origin_ticks: (self.origin_beats - base_beats) * tpb,
+            };
+            generation.steer(
+                spec,
+                Steerer::new(spec, settings.steering, self.role, frame),
+            );
+        }
+        Ok((generation, base_beats))
     }
 }
 

@@ -5,6 +5,7 @@
 //! melody) to work from; 5 the model cannot be loaded; 6 ONNX Runtime is missing or the wrong
 //! version; 7 generation failed.
 
+use crate::steering_args::SteeringArgs;
 use antiphon::engine::default_model::default_model;
 use antiphon::engine::model::{LanguageModel, ModelError, ModelSource};
 use antiphon::engine::onnx::{OnnxModel, SessionOptions};
@@ -92,6 +93,8 @@ pub struct CommonArgs {
     /// ONNX Runtime threads per operator.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    #[command(flatten)]
+    steering: SteeringArgs,
 }
 
 /// `antiphon continue`.
@@ -291,6 +294,8 @@ fn settings(common: &CommonArgs, piece: &Piece, spec: &VocabSpec) -> Result<Task
         tempo_bpm: piece.tempo_bpm,
         velocity: piece.velocity,
         max_new_notes: 8192,
+        steering: common.steering.steering().map_err(|m| Failure::new(2, m))?,
+        beats_per_bar: piece.bar_beats,
     })
 }
 
@@ -383,6 +388,24 @@ fn generation_failed(e: tasks::TaskError) -> Failure {
     Failure::new(7, format!("generation failed: {e}"))
 }
 
+/// Writes a part to `to` and says which key it kept to.
+fn write_part(
+    writer: &mut tasks::PartWriter,
+    model: &mut OnnxModel,
+    spec: &VocabSpec,
+    controls: &[Note],
+    to: f64,
+) -> Result<Vec<Note>, Failure> {
+    let notes = writer
+        .write_until(model, spec, controls, to, &mut |_| true)
+        .map_err(generation_failed)?;
+    if let Some((key, followed)) = writer.key_in_use() {
+        let how = if followed { "followed" } else { "fixed" };
+        eprintln!("antiphon: key {key} ({how})");
+    }
+    Ok(notes)
+}
+
 fn run_continue(a: ContinueArgs) -> Result<(), Failure> {
     let piece = read_piece(&a.common.input)?;
     let (mut model, spec) = load_model(a.common.model.as_deref(), a.common.threads)?;
@@ -395,8 +418,8 @@ fn run_continue(a: ContinueArgs) -> Result<(), Failure> {
     let from = next_bar_line(end, 0.0, piece.bar_beats);
     let to = from + a.bars.max(1) as f64 * piece.bar_beats;
     let started = Instant::now();
-    let new = tasks::continue_phrase(&mut model, &spec, &piece.notes, from, to, &settings)
-        .map_err(generation_failed)?;
+    let mut writer = tasks::PartWriter::continuation(&spec, &piece.notes, from, &settings);
+    let new = write_part(&mut writer, &mut model, &spec, &[], to)?;
     write_output(&a.common, &piece, piece.notes.clone(), &new, &spec)?;
     report(
         "continued",
@@ -454,8 +477,8 @@ fn run_accompany(a: AccompanyArgs) -> Result<(), Failure> {
         .filter(|n| n.onset_beats < from)
         .collect();
     let started = Instant::now();
-    let new = tasks::accompany(&mut model, &spec, &melody, &context, from, to, &settings)
-        .map_err(generation_failed)?;
+    let mut writer = tasks::PartWriter::accompaniment(&spec, &melody, &context, from, &settings);
+    let new = write_part(&mut writer, &mut model, &spec, &melody, to)?;
     let mut keep = melody.clone();
     keep.extend(context);
     write_output(&a.common, &piece, keep, &new, &spec)?;

@@ -2,6 +2,7 @@
 //! subcommands lives in its own module.
 
 mod generate_cmd;
+mod steering_args;
 mod tokens_cmd;
 
 use clap::{Parser, Subcommand};

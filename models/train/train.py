@@ -3,6 +3,8 @@
 
     python train.py --train work/tok/train.bin --valid work/tok/valid.bin --out work/run1
     python train.py ... --out work/run1                  # again: resumes from work/run1/last.pt
+    python train.py ... --init-from work/antiphon-small-hf --out work/run2   # a new run from trained weights
+    python train.py ... --resume-compact ../antiphon-small/train-state.pt --out work/run3
     torchrun --nproc_per_node 1 train.py ...             # the DDP path (gloo on CPU, nccl on CUDA)
 
 Every `--ckpt-minutes` it writes OUT/last.pt (model, EMA, optimizer, data position, RNG) and
@@ -14,6 +16,14 @@ Learning rate: linear warm-up, then constant (it can be resumed and extended at 
 if --cooldown-start is given, a linear decay to 10 % over --cooldown-steps. The exported model
 uses an exponential moving average of the weights (decay --ema), which gives most of a
 cool-down's gain without ending the run.
+
+Where a run starts: OUT/last.pt if it exists (resume; it wins over the two options below), else
+--resume-compact FILE (the 16-bit file of pack_checkpoint.py: resumes that run at its step,
+data position and RNG, in a fresh OUT), else --init-from HF_DIR (a NEW run at step 0 with a new
+optimizer, from the weights of a GPT2LMHeadModel folder, e.g. onnx_to_hf.py's; the EMA starts
+at those weights and averages from step 0 instead of copying the raw weights during warm-up),
+else random weights. The architecture then comes from the checkpoint or the folder, not from
+--n-embd/--n-layer/--n-head.
 """
 
 import argparse
@@ -39,11 +49,16 @@ def load_lines(path: Path) -> np.ndarray:
     return lines, index
 
 
-def build_model(args, vocab_size: int):
+def build_model(args, vocab_size: int, hf_config: dict | None = None):
     if args.arch == "lstm":
         from lstm_lm import LstmLM
         return LstmLM(vocab_size, args.n_embd, args.lstm_hidden, args.n_layer)
     from transformers import GPT2Config, GPT2LMHeadModel
+    if hf_config is not None:  # the architecture of a checkpoint or of an --init-from folder
+        config = GPT2Config.from_dict(hf_config)
+        if config.vocab_size != vocab_size:
+            raise SystemExit(f"the model has {config.vocab_size} ids, the training lines {vocab_size}")
+        return GPT2LMHeadModel(config)
     config = GPT2Config(
         vocab_size=vocab_size, n_positions=1024, n_embd=args.n_embd, n_layer=args.n_layer,
         n_head=args.n_head, n_inner=4 * args.n_embd, activation_function="gelu_new",
@@ -126,6 +141,11 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--reset-data", action="store_true",
                     help="on resume, start the data order afresh (use when --train changed)")
+    ap.add_argument("--init-from", type=Path, default=None,
+                    help="start a new run (step 0, new optimizer, EMA = these weights) from a Hugging Face "
+                         "GPT2LMHeadModel folder; ignored when OUT/last.pt exists")
+    ap.add_argument("--resume-compact", type=Path, default=None,
+                    help="resume from a pack_checkpoint.py file when OUT has no last.pt")
     args = ap.parse_args()
 
     distributed = "WORLD_SIZE" in os.environ
@@ -148,7 +168,26 @@ def main() -> int:
     valid_slice = valid[np.linspace(0, valid.shape[0] - 1, min(args.eval_lines, valid.shape[0])).astype(int)]
     args.out.mkdir(parents=True, exist_ok=True)
 
-    model = build_model(args, vocab_size).to(device)
+    ckpt_path = args.out / "last.pt"
+    ck, source = None, "random weights"
+    if ckpt_path.exists():
+        ck, source = torch.load(ckpt_path, map_location="cpu", weights_only=False), f"resumed from {ckpt_path}"
+    elif args.resume_compact is not None:
+        from pack_checkpoint import unpack
+        ck, source = unpack(torch.load(args.resume_compact, map_location="cpu", weights_only=False)), \
+            f"resumed from the compact checkpoint {args.resume_compact}"
+    hf_config = ck.get("hf_config") if ck is not None else None
+    init_sd = None
+    if ck is None and args.init_from is not None:
+        if args.arch != "gpt2":
+            raise SystemExit("--init-from reads GPT2LMHeadModel folders (--arch gpt2)")
+        from transformers import GPT2LMHeadModel
+        init = GPT2LMHeadModel.from_pretrained(args.init_from)
+        hf_config, init_sd, source = init.config.to_dict(), init.state_dict(), f"new run from {args.init_from}"
+        del init
+    model = build_model(args, vocab_size, hf_config).to(device)
+    if init_sd is not None:
+        model.load_state_dict(init_sd)
     ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
         p.requires_grad_(False)
@@ -159,20 +198,27 @@ def main() -> int:
                              {"params": no_decay, "weight_decay": 0.0}],
                             lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
 
-    state = {"step": 0, "tokens": 0, "elapsed_s": 0.0, "epoch": 0, "pos": 0}
-    ckpt_path = args.out / "last.pt"
-    if ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location=device, weights_only=False)
+    # ema_start: the step from which the EMA averages (before it, it copies the raw weights).
+    state = {"step": 0, "tokens": 0, "elapsed_s": 0.0, "epoch": 0, "pos": 0,
+             "ema_start": -1 if init_sd is not None else args.warmup}
+    if ck is not None:
         model.load_state_dict(ck["model"])
         ema.load_state_dict(ck["ema"])
         opt.load_state_dict(ck["opt"])
         state = ck["state"]
+        state.setdefault("ema_start", args.warmup)
         if args.reset_data:
             state["epoch"], state["pos"] = 0, 0
         torch.set_rng_state(ck["torch_rng"])
-        if main_proc:
-            print(f"resumed from {ckpt_path}: step {state['step']}, {state['tokens']:,} tokens, "
-                  f"{state['elapsed_s'] / 3600:.2f} h", flush=True)
+        old = ck.get("args", {})
+        for k in ("train", "seed", "batch", "seq"):
+            if k in old and str(old[k]) != str(getattr(args, k)) and main_proc:
+                print(f"note: --{k} was {old[k]} in the checkpoint's run, now {getattr(args, k)}", flush=True)
+    if main_proc:
+        print(f"{source}: step {state['step']}, {state['tokens']:,} tokens, "
+              f"{state['elapsed_s'] / 3600:.2f} h", flush=True)
+    init_from_start = init_sd is not None
+    del ck, init_sd
     n_params = sum(p.numel() for p in model.parameters())
     if main_proc:
         print(f"{n_params:,} parameters; {train.shape[0]:,} training lines; device {device}; world {world}",
@@ -205,7 +251,8 @@ def main() -> int:
             return
         tmp = args.out / "last.pt.tmp"
         torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
-                    "state": state, "torch_rng": torch.get_rng_state(), "args": vars(args)}, tmp)
+                    "state": state, "torch_rng": torch.get_rng_state(), "args": vars(args),
+                    "hf_config": model.config.to_dict() if args.arch == "gpt2" else None}, tmp)
         os.replace(tmp, ckpt_path)
         ema.save_pretrained(args.out / "hf-ema")
         model.save_pretrained(args.out / "hf-raw")
@@ -232,6 +279,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
 
+    if init_from_start:  # the starting weights' validation loss: step 0 of the curve
+        run_eval()
     started = time.time()
     base_elapsed = state["elapsed_s"]
     last_ckpt = last_eval = time.time()
@@ -264,7 +313,7 @@ def main() -> int:
         opt.step()
         opt.zero_grad(set_to_none=True)
         with torch.no_grad():
-            d = args.ema if state["step"] > args.warmup else 0.0
+            d = args.ema if state["step"] > state["ema_start"] else 0.0
             for pe, pm in zip(ema.parameters(), model.parameters()):
                 pe.mul_(d).add_(pm.detach(), alpha=1 - d)
         state["pos"] += args.batch

@@ -256,3 +256,117 @@ fn info_and_bench_describe_the_model() {
     assert_eq!(report["runtime_version"], "1.31.1");
     assert_eq!(report["prefill_tokens"], 1023);
 }
+
+#[test]
+fn steering_off_writes_the_answers_of_the_engine_before_steering() {
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden");
+    for cmd in ["accompany", "continue"] {
+        for seed in ["1", "2"] {
+            let out = scratch(&format!("golden-{cmd}-{seed}.mid"));
+            let model = fixture("tiny-beats");
+            let res = run(&[
+                cmd,
+                path(&song()),
+                "-o",
+                path(&out),
+                "--seed",
+                seed,
+                "--model",
+                path(&model),
+                "--only-new",
+                "--steering",
+                "off",
+            ]);
+            assert!(res.status.success(), "{}", stderr(&res));
+            let expected =
+                std::fs::read(golden.join(format!("song-{cmd}-seed{seed}.mid"))).unwrap();
+            assert_eq!(std::fs::read(&out).unwrap(), expected, "{cmd}, seed {seed}");
+        }
+    }
+}
+
+#[test]
+fn a_key_and_range_without_a_playable_note_exit_2_with_the_reason() {
+    let out = scratch("unplayable.mid");
+    let model = fixture("tiny-beats");
+    let song = song();
+    let res = run(&[
+        "accompany",
+        path(&song),
+        "-o",
+        path(&out),
+        "--model",
+        path(&model),
+        "--key",
+        "D",
+        "--key-lock",
+        "100",
+        "--range",
+        "C4-C4",
+    ]);
+    assert_eq!(res.status.code(), Some(2), "{}", stderr(&res));
+    assert!(
+        stderr(&res).contains("no note from 60 to 60 is in D major"),
+        "{}",
+        stderr(&res)
+    );
+    for bad in [
+        ["--key", "H"],
+        ["--range", "72-48x"],
+        ["--key-lock", "120"],
+        ["--max-voices", "0"],
+    ] {
+        let mut args = vec![
+            "continue",
+            path(&song),
+            "-o",
+            path(&out),
+            "--model",
+            path(&model),
+        ];
+        args.extend(bad);
+        let res = run(&args);
+        assert_eq!(res.status.code(), Some(2), "{bad:?}: {}", stderr(&res));
+    }
+}
+
+#[test]
+fn strict_steering_keeps_the_answer_in_the_key_and_range_and_says_the_key() {
+    let out = scratch("strict.mid");
+    let model = fixture("tiny-beats");
+    let song = song();
+    let res = run(&[
+        "accompany",
+        path(&song),
+        "-o",
+        path(&out),
+        "--model",
+        path(&model),
+        "--seed",
+        "4",
+        "--only-new",
+        "--key",
+        "Eb",
+        "--key-lock",
+        "100",
+        "--range",
+        "C2-C5",
+    ]);
+    assert!(res.status.success(), "{}", stderr(&res));
+    assert!(
+        stderr(&res).contains("key E♭ major (fixed)"),
+        "{}",
+        stderr(&res)
+    );
+    let (notes, _) = read_notes(&std::fs::read(&out).unwrap()).unwrap();
+    assert!(!notes.is_empty());
+    let e_flat = [3u8, 5, 7, 8, 10, 0, 2];
+    for n in notes.iter().filter(|n| n.instrument != GmInstrument::Drums) {
+        assert!(
+            e_flat.contains(&(n.pitch % 12)),
+            "{} is not in E♭ major",
+            n.pitch
+        );
+        assert!((36..=72).contains(&n.pitch), "{} is outside C2–C5", n.pitch);
+    }
+}

@@ -318,3 +318,47 @@ fn reopening_a_project_in_its_loop_plays_the_saved_accompaniment_at_once() {
     }
     rec.assert_every_note_on_has_one_note_off();
 }
+
+#[test]
+fn with_default_steering_an_accompaniment_of_a_c_major_tune_keeps_to_c_major() {
+    let _alone = alone();
+    let keys = [
+        72u8, 76, 79, 84, 83, 79, 74, 71, 72, 74, 76, 77, 79, 77, 76, 72,
+    ];
+    let mut song = Song::at_tempo(BPM);
+    song.notes = keys
+        .iter()
+        .enumerate()
+        .map(|(i, &key)| InputNote {
+            on_beats: i as f64,
+            off_beats: i as f64 + 0.9,
+            key,
+            channel: 0,
+            velocity: 0.7,
+        })
+        .collect();
+    if default_model().is_none() {
+        eprintln!("skipped: this build has no built-in model (the fixture plays noise)");
+        return;
+    }
+    std::env::remove_var("ANTIPHON_POLICY");
+    // Every parameter at its default but the mode and a fixed seed (the temperature too).
+    let mut host = Host::load(Layout::Stereo);
+    let (mode, seed) = (host.param_id("Mode"), host.param_id("Seed"));
+    host.set_param(mode, 1.0);
+    host.set_param(seed, 21.0);
+    let rec = host.play(&song, playback(8.0 * 4.0 * 60.0 / BPM + 1.0));
+    assert_the_answer_played_in_full(&mut host, &rec, 16.0, 32.0);
+    let answer = saved_answer(&mut host).answer;
+    let c_major = [0u8, 2, 4, 5, 7, 9, 11];
+    let inside = answer
+        .iter()
+        .filter(|n| c_major.contains(&(n.key % 12)))
+        .count();
+    assert!(answer.len() >= 8, "only {} notes", answer.len());
+    assert!(
+        inside as f64 >= 0.95 * answer.len() as f64,
+        "{inside} of {} answer notes in C major",
+        answer.len()
+    );
+}

@@ -11,6 +11,7 @@ use antiphon::engine::model::{LanguageModel, ModelError, ModelSource};
 use antiphon::engine::onnx::{OnnxModel, SessionOptions};
 use antiphon::engine::runtime::runtime;
 use antiphon::engine::sampling::SamplingParams;
+use antiphon::engine::steering::Steering;
 use antiphon::engine::tasks::{self, TaskSettings};
 use antiphon::params::Instrument;
 use antiphon::realtime::musical_time::{bar_length_beats, next_bar_line};
@@ -559,6 +560,34 @@ fn run_info(a: InfoArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// A model that counts the tokens it is fed.
+struct CountingModel<'m> {
+    inner: &'m mut dyn LanguageModel,
+    fed: usize,
+}
+
+impl LanguageModel for CountingModel<'_> {
+    fn vocab_size(&self) -> usize {
+        self.inner.vocab_size()
+    }
+    fn context_length(&self) -> usize {
+        self.inner.context_length()
+    }
+    fn cached(&self) -> &[u32] {
+        self.inner.cached()
+    }
+    fn truncate(&mut self, len: usize) {
+        self.inner.truncate(len)
+    }
+    fn feed(&mut self, tokens: &[u32]) -> Result<&[f32], ModelError> {
+        self.fed += tokens.len();
+        self.inner.feed(tokens)
+    }
+}
+
+/// Accompaniments timed with and without steering (seeds 1 to this).
+const STEERING_BENCH_RUNS: u64 = 5;
+
 fn run_bench(a: BenchArgs) -> Result<(), Failure> {
     let (mut model, spec) = load_model(a.model.as_deref(), a.threads)?;
     let rt = runtime().map_err(|e| Failure::new(6, e.to_string()))?;
@@ -625,6 +654,28 @@ fn run_bench(a: BenchArgs) -> Result<(), Failure> {
     .map_err(generation_failed)?;
     let first_note_ms = started.elapsed().as_secs_f64() * 1e3;
 
+    // What steering costs: whole accompaniments of the same melody, warm, without and with
+    // the default steering, in model tokens per second with the sampler's time included.
+    let mut tokens_per_s = |steering: Steering| -> Result<f64, Failure> {
+        let mut counted = CountingModel {
+            inner: &mut model,
+            fed: 0,
+        };
+        let started = Instant::now();
+        for seed in 1..=STEERING_BENCH_RUNS {
+            let settings = TaskSettings {
+                seed,
+                steering,
+                ..TaskSettings::default()
+            };
+            tasks::accompany(&mut counted, &spec, &melody, &[], 0.0, 16.0, &settings)
+                .map_err(generation_failed)?;
+        }
+        Ok(counted.fed as f64 / started.elapsed().as_secs_f64().max(1e-9))
+    };
+    let plain_tokens_per_s = tokens_per_s(Steering::off())?;
+    let steered_tokens_per_s = tokens_per_s(Steering::default())?;
+
     let report = serde_json::json!({
         "model": model.spec().name,
         "runtime_path": rt.library_path,
@@ -639,6 +690,8 @@ fn run_bench(a: BenchArgs) -> Result<(), Failure> {
         "decode_tokens_per_s_first_pass": decode as f64 / cold_s,
         "first_note_ms": first_note_ms,
         "first_note_found": !first.is_empty(),
+        "accompany_tokens_per_s": plain_tokens_per_s,
+        "accompany_tokens_per_s_steered": steered_tokens_per_s,
     });
     println!("{}", serde_json::to_string_pretty(&report).expect("JSON"));
     Ok(())

@@ -28,7 +28,7 @@ const KEY_LOOKAHEAD_BARS: f64 = 1.0;
 /// Weight of the answer's own notes in the followed key, against the melody's and prompt's.
 const ANSWER_WEIGHT_IN_KEY: f64 = 0.5;
 /// The density controller's strength: the gap penalty per beat per unit of log ratio.
-const DENSITY_GAIN: f32 = 1.0;
+const DENSITY_GAIN: f32 = 3.0;
 /// Bars of the target the density controller assumes were already written (its inertia).
 const DENSITY_PRIOR_BARS: f64 = 1.0;
 /// A bias standing in for a ban when every note would be banned.

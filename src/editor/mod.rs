@@ -96,6 +96,8 @@ pub struct AntiphonEditor {
     pending_view: Option<EditorView>,
     /// Height of what is under the roll, measured on the previous frame.
     footer_height: f32,
+    /// Where Export MIDI writes (found once: it reads the user's folder settings).
+    export_dir: PathBuf,
 }
 
 impl AntiphonEditor {
@@ -109,6 +111,7 @@ impl AntiphonEditor {
             chooser: Chooser::default(),
             pending_view: None,
             footer_height: 90.0,
+            export_dir: files::default_export_dir(),
         }
     }
 
@@ -230,7 +233,7 @@ impl AntiphonEditor {
     /// Export MIDI (one click, to the music folder), Save as… (the desktop's chooser).
     fn export_row(&mut self, ui: &mut Ui, now: f64) {
         ui.horizontal(|ui| {
-            let dir = files::default_export_dir();
+            let dir = self.export_dir.clone();
             let tip = format!(
                 "Writes the last answer as a MIDI file to {} (never over an earlier one), at the host's tempo.",
                 dir.display()

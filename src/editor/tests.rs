@@ -207,6 +207,45 @@ fn every_control_has_a_tooltip() {
 }
 
 #[test]
+fn nothing_overlaps_at_the_smallest_size() {
+    let editor_ = editor();
+    a_phrase_and_its_answer(&editor_.status, Mode::Continue);
+    let harness = harness_sized(editor_, MIN_SIZE);
+    let window = egui::Rect::from_min_size(egui::Pos2::ZERO, Vec2::new(MIN_SIZE.0, MIN_SIZE.1));
+    let controls = [
+        egui::Role::Button,
+        egui::Role::CheckBox,
+        egui::Role::Slider,
+        egui::Role::ComboBox,
+        egui::Role::DisclosureTriangle,
+    ];
+    let placed: Vec<(String, egui::Rect)> = harness
+        .query_all_by(move |n| controls.contains(&n.role()))
+        .map(|n| {
+            let name = format!(
+                "{:?} {:?}",
+                n.accesskit_node().role(),
+                n.accesskit_node().label()
+            );
+            (name, n.rect())
+        })
+        .collect();
+    assert!(placed.len() >= 30, "only {} controls", placed.len());
+    for (i, (name, rect)) in placed.iter().enumerate() {
+        assert!(
+            window.contains_rect(*rect),
+            "{name} at {rect:?} is outside the window"
+        );
+        for (other, other_rect) in &placed[i + 1..] {
+            assert!(
+                !rect.shrink(0.5).intersects(other_rect.shrink(0.5)),
+                "{name} at {rect:?} overlaps {other} at {other_rect:?}"
+            );
+        }
+    }
+}
+
+#[test]
 fn typing_a_value_moves_nothing_else() {
     let mut harness = harness(editor());
     let watched = |harness: &Harness<'_, AntiphonEditor>| {

@@ -454,3 +454,26 @@ fn snapshots_of_default_accompany_and_error_states() {
     }
     results.unwrap();
 }
+
+#[test]
+fn the_window_size_and_scale_are_saved_with_the_project() {
+    use nice_plug::prelude::Params;
+    use nice_plug_egui::baseview::dpi::PhysicalSize;
+    let mut editor_ = editor();
+    editor_.zoom_factor_changed(1.5);
+    editor_.resized(WindowSize::from_physical(
+        PhysicalSize::new(1500, 1200),
+        1.5,
+    ));
+    let fields = editor_.params.serialize_fields();
+    let reopened = AntiphonParams::default();
+    reopened.deserialize_fields(&fields);
+    assert_eq!(
+        *reopened.editor_view.read().unwrap(),
+        EditorView {
+            width: 1000.0,
+            height: 800.0,
+            scale: 1.5,
+        }
+    );
+}

@@ -186,6 +186,47 @@ pub struct Status {
     pub steering_line: Mutex<String>,
     /// The piano roll's notes (worker and editor only): what was heard and what was planned.
     pub roll: Mutex<Roll>,
+    /// What the worker is doing, for the editor's guide line and the roll's region (worker and
+    /// editor only).
+    pub phase: Mutex<Phase>,
+}
+
+/// What the worker is doing with what it hears, in song beats.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Phase {
+    /// Nothing heard to answer yet (or the transport stopped and it starts afresh).
+    #[default]
+    Waiting,
+    /// The model could not be loaded: MIDI passes through; `Status::error_line` says why.
+    ModelFailed,
+    /// Continue: a phrase is being heard; it is answered at the first bar line after a beat
+    /// with no new note.
+    Listening,
+    /// Continue: the answer plays from `from_beats` (a bar line) to `to_beats`.
+    Answering {
+        /// Where the answer starts, in quarter notes.
+        from_beats: f64,
+        /// Where it ends (*Bars* bars later), in quarter notes.
+        to_beats: f64,
+    },
+    /// Accompany: the window is being recorded; its accompaniment plays on the next pass.
+    Recording {
+        /// The window's first beat, in quarter notes.
+        start_beats: f64,
+        /// The window's length, in quarter notes.
+        len_beats: f64,
+        /// Whether the next pass is the host loop's next turn (else the following window).
+        looping: bool,
+    },
+    /// Accompany: an accompaniment of the window plays.
+    Accompanying {
+        /// The window's first beat, in quarter notes.
+        start_beats: f64,
+        /// The window's length, in quarter notes.
+        len_beats: f64,
+        /// Whether the host loops over the window.
+        looping: bool,
+    },
 }
 
 /// Notes for the editor's piano roll, in song beats, newest last, each list bounded.
@@ -263,6 +304,18 @@ impl Status {
         if let Ok(mut line) = self.steering_line.lock() {
             *line = text.into();
         }
+    }
+
+    /// Publishes what the worker is doing (worker thread only).
+    pub fn set_phase(&self, phase: Phase) {
+        if let Ok(mut current) = self.phase.lock() {
+            *current = phase;
+        }
+    }
+
+    /// What the worker is doing (editor thread).
+    pub fn phase(&self) -> Phase {
+        self.phase.lock().map(|p| *p).unwrap_or_default()
     }
 
     /// Sets the error line (worker or editor thread only).

@@ -273,6 +273,30 @@ pub struct AntiphonParams {
     /// the same answer; written by the worker.
     #[persist = "last-answer"]
     pub last_answer: Arc<RwLock<SavedAnswer>>,
+    /// The editor window's size and scale. Saved with the project; written by the editor.
+    #[persist = "editor-view"]
+    pub editor_view: Arc<RwLock<EditorView>>,
+}
+
+/// The editor window as saved with the project.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EditorView {
+    /// Width in logical pixels before scaling.
+    pub width: f32,
+    /// Height in logical pixels before scaling.
+    pub height: f32,
+    /// The user's scale (zoom) on top of the system's, 1.0 = 100 %.
+    pub scale: f32,
+}
+
+impl Default for EditorView {
+    fn default() -> Self {
+        Self {
+            width: 900.0,
+            height: 800.0,
+            scale: 1.0,
+        }
+    }
 }
 
 /// A note as saved with the project, in song beats.
@@ -421,6 +445,7 @@ impl Default for AntiphonParams {
             max_voices: IntParam::new("Voices", steering::MAX_VOICES as i32, voices_range()),
             model_folder: Arc::new(RwLock::new(String::new())),
             last_answer: Arc::new(RwLock::new(SavedAnswer::default())),
+            editor_view: Arc::new(RwLock::new(EditorView::default())),
         }
     }
 }

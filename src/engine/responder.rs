@@ -22,7 +22,7 @@ use super::sampling::SamplingParams;
 use super::steering::{Key, KeyChoice};
 use super::tasks::{self, TaskSettings};
 use super::worker::{Policy, WorkerContext};
-use crate::messages::{CapturedNote, PlannedNote, Status, ToWorker};
+use crate::messages::{CapturedNote, Phase, PlannedNote, Status, ToWorker};
 use crate::params::{Instrument, Mode, SavedAnswer, SavedNote};
 use crate::realtime::musical_time::next_bar_line;
 use crate::tokens::notes::ticks_per_beat;
@@ -250,6 +250,40 @@ impl Responder {
         mode
     }
 
+    /// Tells the editor what the worker is doing (`Status::phase`).
+    fn publish_phase(&self, ctx: &WorkerContext) {
+        let bar_len = ctx.status.bar_len_beats.load(Ordering::Relaxed).max(0.25);
+        let continuation = &self.continuation;
+        let accompaniment = &self.accompaniment;
+        let phase = match (&self.engine, self.mode.unwrap_or(Mode::Continue)) {
+            (Engine::Failed, _) => Phase::ModelFailed,
+            (_, Mode::Continue) => match continuation.answer_from {
+                Some(from) => Phase::Answering {
+                    from_beats: from,
+                    to_beats: from + ctx.params.bars.value().max(1) as f64 * bar_len,
+                },
+                None if !continuation.notes.is_empty() || !continuation.held.is_empty() => {
+                    Phase::Listening
+                }
+                None => Phase::Waiting,
+            },
+            (_, Mode::Accompany) => match accompaniment.window {
+                None => Phase::Waiting,
+                Some(w) if accompaniment.current.is_empty() => Phase::Recording {
+                    start_beats: accompaniment.pass_start,
+                    len_beats: w.len,
+                    looping: accompaniment.looping,
+                },
+                Some(w) => Phase::Accompanying {
+                    start_beats: accompaniment.pass_start,
+                    len_beats: w.len,
+                    looping: accompaniment.looping,
+                },
+            },
+        };
+        ctx.status.set_phase(phase);
+    }
+
     fn reset_all(&mut self, ctx: &mut WorkerContext) {
         self.continuation = Continuation::default();
         self.accompaniment.reset();
@@ -271,10 +305,13 @@ impl Policy for Responder {
             Mode::Continue => self.continuation.on_message(message, ctx),
             Mode::Accompany => self.accompaniment.on_message(message, ctx),
         }
+        self.publish_phase(ctx);
     }
 
     fn on_tick(&mut self, ctx: &mut WorkerContext) {
         self.ensure_engine(ctx);
+        // What the last tick did (an answer planned, a window closed), for the editor.
+        self.publish_phase(ctx);
         if let Ok(saved) = ctx.params.last_answer.read() {
             if *saved != self.seen_answer {
                 self.seen_answer = saved.clone();

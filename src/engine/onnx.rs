@@ -213,17 +213,32 @@ impl std::fmt::Display for RunsOn {
     }
 }
 
-/// The first line of an ONNX Runtime error, at most 200 characters: enough to say what is
-/// missing (e.g. a CUDA library) without filling the editor's status line.
+/// What an ONNX Runtime error says, short enough for the editor's status line: its first line,
+/// without ONNX Runtime's source location and status code, a failed library load reduced to
+/// the file's name and the loader's reason, at most 200 characters.
 #[cfg_attr(not(any(test, feature = "cuda")), allow(dead_code))]
 fn short_reason(text: &str) -> String {
     let line = text
         .lines()
         .find(|l| !l.trim().is_empty())
         .unwrap_or("unknown error");
-    let line = line.trim();
+    let mut line = line.trim();
+    // "…provider_bridge_ort.cc:2043 … [ONNXRuntimeError] : 1 : FAIL : message"
+    if let Some((_, rest)) = line.rsplit_once("[ONNXRuntimeError] : ") {
+        line = rest.splitn(3, " : ").nth(2).unwrap_or(rest).trim();
+    }
+    let line = match line
+        .strip_prefix("Failed to load library ")
+        .and_then(|rest| rest.split_once(" with error: "))
+    {
+        Some((path, error)) => {
+            let file = path.rsplit('/').next().unwrap_or(path);
+            format!("cannot load {file}: {}", error.trim())
+        }
+        None => line.to_string(),
+    };
     if line.chars().count() <= 200 {
-        return line.to_string();
+        return line;
     }
     let cut: String = line.chars().take(199).collect();
     format!("{cut}…")
@@ -725,10 +740,20 @@ mod tests {
     }
 
     #[test]
-    fn long_ort_errors_are_cut_to_their_first_line() {
+    fn ort_errors_are_cut_to_what_they_say() {
         assert_eq!(short_reason("\n  first line \nsecond"), "first line");
         let long = "x".repeat(500);
         assert_eq!(short_reason(&long).chars().count(), 200);
+        // What onnxruntime-gpu says on a machine without CUDA 13's libraries.
+        let missing = "/onnxruntime_src/onnxruntime/core/session/provider_bridge_ort.cc:2043 \
+            onnxruntime::Provider& onnxruntime::ProviderLibrary::Get() [ONNXRuntimeError] : 1 : \
+            FAIL : Failed to load library /opt/x/libonnxruntime_providers_cuda.so with error: \
+            libcublasLt.so.13: cannot open shared object file: No such file or directory";
+        assert_eq!(
+            short_reason(missing),
+            "cannot load libonnxruntime_providers_cuda.so: libcublasLt.so.13: cannot open shared \
+             object file: No such file or directory"
+        );
     }
 
     /// With the `cuda` feature on a machine without a usable GPU (the CPU-only ONNX Runtime, or

@@ -1,7 +1,10 @@
 //! The plugin answering in a CLAP host with a real model (the built-in one when this build has
 //! it, else the fixture): Accompany and Continue at 100 bpm, answers on the host's beats in
 //! the right bars, every note-on paired, the same seed giving the same notes, a tempo change,
-//! a transport loop over bars 1–4, and a stop releasing everything.
+//! a transport loop over bars 1–4, and a stop releasing everything. Then the `amt`-vocabulary
+//! fixture, chosen the way the editor's model picker chooses a folder (the persisted
+//! `model-folder` field): its vocabulary counts seconds, so its answers must sit on a 10 ms grid
+//! at the host's tempo, at two tempos and across a tempo change.
 //!
 //! The fixture has random weights: what it plays is noise, but it is real generation through
 //! the real engine, so placement, pairing, determinism and release are all checked.
@@ -22,6 +25,12 @@ const BAR: u64 = 4 * BEAT;
 
 /// A host running the model. The seed is fixed and the temperature low, so answers repeat.
 fn model_host(mode: &str, seed: u32, bars: u32) -> Host {
+    model_host_with(mode, seed, bars, None)
+}
+
+/// [`model_host`] with `folder` chosen as the editor's model picker does (the persisted
+/// `model-folder` field), or the built-in model (else the beats fixture) when `None`.
+fn model_host_with(mode: &str, seed: u32, bars: u32, folder: Option<&Path>) -> Host {
     if default_model().is_none() {
         let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-beats");
         // Every test of this binary sets the same value, so the order does not matter.
@@ -41,6 +50,12 @@ fn model_host(mode: &str, seed: u32, bars: u32) -> Host {
     host.set_param(s, seed as f64);
     host.set_param(t, 0.3);
     host.set_param(b, (bars - 1) as f64);
+    if let Some(folder) = folder {
+        host.set_persisted_field(
+            "model-folder",
+            &serde_json::Value::String(folder.display().to_string()),
+        );
+    }
     host
 }
 
@@ -361,4 +376,113 @@ fn with_default_steering_an_accompaniment_of_a_c_major_tune_keeps_to_c_major() {
         "{inside} of {} answer notes in C major",
         answer.len()
     );
+}
+
+/// The `amt`-vocabulary fixture (random weights, the published AMT layout of 55028 ids).
+fn tiny_amt() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-amt")
+}
+
+/// [`playback`] ending with a stop: the fixture's random notes can last up to the `amt`
+/// vocabulary's 10 s, past the end of the song, and the stop releases them.
+fn playback_then_stop(seconds: f64) -> Playback {
+    Playback {
+        stop_at_end: true,
+        ..playback(seconds)
+    }
+}
+
+/// Checks that the answer's onsets are whole steps of the `amt` vocabulary's 10 ms apart at
+/// `bpm`: the model counted seconds at the host's tempo. (A beats model's 1/12 beat is 55.6 ms
+/// at 90 bpm and 38.5 ms at 130, so its answers would fail this.)
+fn assert_on_the_seconds_grid(answer: &SavedAnswer, bpm: f64) {
+    let onsets: Vec<f64> = answer.answer.iter().map(|n| n.onset_beats).collect();
+    assert!(onsets.len() >= 3, "too few notes to judge: {onsets:?}");
+    let first = onsets[0];
+    let off_grid: Vec<f64> = onsets
+        .iter()
+        .map(|beat| (beat - first) * 60.0 / bpm * 100.0)
+        .filter(|ticks| (ticks - ticks.round()).abs() > 1e-3)
+        .collect();
+    assert!(
+        off_grid.is_empty(),
+        "onsets off the 10 ms grid at {bpm} bpm (in ticks from the first): {off_grid:?}"
+    );
+}
+
+#[test]
+fn an_amt_model_accompanies_in_time_at_two_tempos() {
+    let _alone = alone();
+    for bpm in [90.0, 130.0] {
+        let mut song = Song::at_tempo(bpm);
+        song.notes = melody(4);
+        let mut host = model_host_with("accompany", 11, 4, Some(&tiny_amt()));
+        let rec = host.play(&song, playback_then_stop(8.5 * 4.0 * 60.0 / bpm));
+        let answer = answers(&rec, &song.notes);
+        assert!(!answer.is_empty(), "no accompaniment at {bpm} bpm");
+        assert_the_answer_played_in_full(&mut host, &rec, 16.0, 32.0);
+        let (bar_5, bar_9) = (rec.sample_of_beat(16.0), rec.sample_of_beat(32.0));
+        for e in answer.iter().filter(|e| e.on) {
+            assert!(
+                (bar_5..bar_9).contains(&e.sample),
+                "{e:?} outside bars 5–8 at {bpm} bpm"
+            );
+        }
+        assert_on_the_seconds_grid(&saved_answer(&mut host), bpm);
+        rec.assert_every_note_on_has_one_note_off();
+        rec.assert_timings_non_decreasing();
+    }
+}
+
+#[test]
+fn an_amt_model_continues_in_time_at_two_tempos() {
+    let _alone = alone();
+    for bpm in [90.0, 130.0] {
+        // Three quarter notes: the phrase is over a whole beat before the bar line of bar 2
+        // (a note-on on beat 4 would leave it to the worker's timing whether the phrase goes on).
+        let mut song = Song::at_tempo(bpm);
+        song.notes = melody(1);
+        song.notes.truncate(3);
+        let mut host = model_host_with("continue", 5, 2, Some(&tiny_amt()));
+        let rec = host.play(&song, playback_then_stop(4.5 * 4.0 * 60.0 / bpm));
+        assert_the_answer_played_in_full(&mut host, &rec, 0.0, 12.0);
+        let answer = answers(&rec, &song.notes);
+        assert!(!answer.is_empty(), "no continuation at {bpm} bpm");
+        let (bar_2, bar_4) = (rec.sample_of_beat(4.0), rec.sample_of_beat(12.0));
+        for e in answer.iter().filter(|e| e.on) {
+            assert!(
+                (bar_2..bar_4).contains(&e.sample),
+                "{e:?} outside bars 2–3 at {bpm} bpm"
+            );
+        }
+        assert_on_the_seconds_grid(&saved_answer(&mut host), bpm);
+        rec.assert_every_note_on_has_one_note_off();
+    }
+}
+
+#[test]
+fn an_amt_model_keeps_the_answer_on_the_beats_across_a_tempo_change() {
+    let _alone = alone();
+    let mut song = Song::at_tempo(BPM);
+    song.notes = melody(4);
+    song.tempo_map = vec![(0.0, BPM), (18.0, 140.0)];
+    let mut host = model_host_with("accompany", 11, 4, Some(&tiny_amt()));
+    let rec = host.play(&song, playback_then_stop(8.0 * 4.0 * 60.0 / BPM));
+    // Every planned note sounds at its beat, before and after the change (the check finds each
+    // beat's sample in the segment of the tempo then in force).
+    assert_the_answer_played_in_full(&mut host, &rec, 16.0, 32.0);
+    let answer = answers(&rec, &song.notes);
+    assert!(!answer.is_empty());
+    let (bar_5, bar_9) = (rec.sample_of_beat(16.0), rec.sample_of_beat(31.99));
+    assert!(answer
+        .iter()
+        .filter(|e| e.on)
+        .all(|e| (bar_5..=bar_9).contains(&e.sample)));
+    assert!(
+        answer
+            .iter()
+            .any(|e| e.on && e.sample > rec.sample_of_beat(18.0)),
+        "nothing was played after the tempo change"
+    );
+    rec.assert_every_note_on_has_one_note_off();
 }

@@ -34,6 +34,21 @@ Attention kernels (`attention=`):
   "mha"    com.microsoft.MultiHeadAttention, unidirectional, key_padding_mask.
   "plain"  standard ONNX ops only (MatMul, Softmax, an additive mask built from
            attention_mask): runs anywhere, slower.
+
+float16 (`fp16=True`, export_hf.py `--device cuda`): every weight and every activation
+between the inputs and the outputs is float16, for the CUDA execution provider, whose
+GroupQueryAttention kernel exists for float16 and bfloat16 only (ONNX Runtime's
+OperatorKernels.md; its MultiHeadAttention has float32 kernels, but it appends to a cache
+of exactly the past tokens, which the engine's one fixed-size cache buffer is not). The
+graph's inputs and outputs stay float32, as the engine binds them: each layer casts its
+past key/value to float16 before the attention and its present back to float32 after, and
+the logits are cast once at the end. Every node of the result has a float16 CUDA kernel
+(Gather, Add, Reshape, Gemm, LayerNormalization, Cast; com.microsoft SkipLayerNormalization,
+FastGelu or Gelu, GroupQueryAttention, FusedMatMul; besides them only the int32/int64 shape
+arithmetic of the mask, which ONNX Runtime keeps on the CPU on purpose). `CUDA_FLOAT16_OPS`
+lists them, and `cuda_unsupported_nodes` checks a graph against that list. ONNX Runtime's CPU provider runs the same graph
+(where it has no float16 kernel it inserts casts to float32), which is how the exporter
+checks it against PyTorch on a machine without a GPU.
 """
 
 from __future__ import annotations
@@ -50,6 +65,13 @@ IR_VERSION = 10
 MS_DOMAIN = "com.microsoft"
 ATTENTION_KINDS = ("gqa", "mha", "plain")
 TANH_GELUS = ("gelu_new", "gelu_pytorch_tanh", "gelu_fast")
+# (domain, op type) of the nodes a float16 graph may compute floats with: each has a float16
+# kernel in ONNX Runtime's CUDA execution provider (docs/OperatorKernels.md of onnxruntime).
+CUDA_FLOAT16_OPS = {("", "Gather"), ("", "Add"), ("", "Reshape"), ("", "Gemm"), ("", "LayerNormalization"),
+                    ("", "Cast"), (MS_DOMAIN, "SkipLayerNormalization"), (MS_DOMAIN, "FastGelu"),
+                    (MS_DOMAIN, "Gelu"), (MS_DOMAIN, "GroupQueryAttention"), (MS_DOMAIN, "FusedMatMul")}
+# Integer shape arithmetic (mask lengths, shapes): ONNX Runtime places it on the CPU by design.
+SHAPE_OPS = {("", "Shape"), ("", "Concat"), ("", "ReduceSum"), ("", "Sub"), ("", "Gather"), ("", "Cast")}
 
 
 @dataclass
@@ -142,7 +164,7 @@ class _Graph:
 
 
 def build_model(cfg: Gpt2Config, w: dict[str, np.ndarray], attention: str = "gqa",
-                last_logits_only: bool = False, int8_block: int = 0) -> onnx.ModelProto:
+                last_logits_only: bool = False, int8_block: int = 0, fp16: bool = False) -> onnx.ModelProto:
     """w holds the Hugging Face GPT2LMHeadModel state dict as float32 numpy arrays.
 
     int8_block > 0 stores every projection and the LM head as int8 blocks of that many weights
@@ -154,7 +176,8 @@ def build_model(cfg: Gpt2Config, w: dict[str, np.ndarray], attention: str = "gqa
     eps = cfg.layer_norm_epsilon
     base_scale = 1.0 / math.sqrt(D) if cfg.scale_attn_weights else 1.0
     g = _Graph()
-    f32 = lambda a: np.asarray(a, dtype=np.float32)  # noqa: E731
+    wdt = np.float16 if fp16 else np.float32  # the weights' and activations' type
+    f32 = lambda a: np.asarray(a, dtype=wdt)  # noqa: E731
 
     # Shapes computed once per run: ids_shape = [B, S]; total = T = past + S.
     ids_shape = g.op("Shape", ["input_ids"], name="ids_shape")
@@ -184,26 +207,35 @@ def build_model(cfg: Gpt2Config, w: dict[str, np.ndarray], attention: str = "gqa
                            name="shape_bs3hd")
 
     fused_ln = attention != "plain"  # SkipLayerNormalization folds each residual Add into the next LayerNorm
-    h = _layer_norm(g, x, w, "transformer.h.0.ln_1", eps, "ln1_0")
+    h = _layer_norm(g, x, w, "transformer.h.0.ln_1", eps, "ln1_0", wdt)
     for i in range(L):
         p = f"transformer.h.{i}."
         q_scale = 1.0 / (i + 1) if cfg.scale_attn_by_inverse_layer_idx else 1.0
         if attention == "plain":
             q_scale *= base_scale  # the plain graph has no scale of its own
-        w_attn = f32(w[p + "attn.c_attn.weight"]).copy()
-        b_attn = f32(w[p + "attn.c_attn.bias"]).copy()
+        w_attn = np.array(w[p + "attn.c_attn.weight"], dtype=np.float32)  # scaled in float32, then stored
+        b_attn = np.array(w[p + "attn.c_attn.bias"], dtype=np.float32)
         w_attn[:, :E] *= q_scale
         b_attn[:E] *= q_scale
+        w_attn, b_attn = f32(w_attn), f32(b_attn)
 
         qkv = g.linear(h, w_attn, b_attn, f"qkv_{i}", int8_block)
         pk, pv = f"past_key_values.{i}.key", f"past_key_values.{i}.value"
         prk, prv = f"present.{i}.key", f"present.{i}.value"
         if attention == "gqa":
             qkv3 = g.op("Reshape", [qkv, shape_bs3e], name=f"qkv3_{i}")
+            kin, vin, kout, vout = pk, pv, prk, prv
+            if fp16:  # the cache crosses the graph's boundary as float32
+                kin = g.op("Cast", [pk], to=TensorProto.FLOAT16, name=f"past_k16_{i}")
+                vin = g.op("Cast", [pv], to=TensorProto.FLOAT16, name=f"past_v16_{i}")
+                kout, vout = f"present_k16_{i}", f"present_v16_{i}"
             g.nodes.append(helper.make_node(
-                "GroupQueryAttention", [qkv3, "", "", pk, pv, seqlens_k, total_len],
-                [f"attn_{i}", prk, prv], name=f"gqa_{i}", domain=MS_DOMAIN,
+                "GroupQueryAttention", [qkv3, "", "", kin, vin, seqlens_k, total_len],
+                [f"attn_{i}", kout, vout], name=f"gqa_{i}", domain=MS_DOMAIN,
                 num_heads=H, kv_num_heads=H, scale=base_scale))
+            if fp16:
+                g.nodes.append(helper.make_node("Cast", [kout], [prk], to=TensorProto.FLOAT, name=f"present_k32_{i}"))
+                g.nodes.append(helper.make_node("Cast", [vout], [prv], to=TensorProto.FLOAT, name=f"present_v32_{i}"))
             ctx = f"attn_{i}"
         elif attention == "mha":
             q, k, v = g.op("Split", [g.op("Reshape", [qkv, shape_bs3e], name=f"qkv3_{i}"),
@@ -218,13 +250,17 @@ def build_model(cfg: Gpt2Config, w: dict[str, np.ndarray], attention: str = "gqa
             ctx = _plain_attention(g, qkv, pk, pv, prk, prv, shape_bs3hd, mask_bias, i)
         ctx2 = g.op("Reshape", [ctx, flat_e], name=f"ctx2d_{i}")
         a = g.linear(ctx2, f32(w[p + "attn.c_proj.weight"]), f32(w[p + "attn.c_proj.bias"]), f"aproj_{i}", int8_block)
-        h, x = _residual_norm(g, x, a, w, p + "ln_2", eps, f"ln2_{i}", fused_ln)
+        h, x = _residual_norm(g, x, a, w, p + "ln_2", eps, f"ln2_{i}", fused_ln, wdt)
         m = g.linear(h, f32(w[p + "mlp.c_fc.weight"]), f32(w[p + "mlp.c_fc.bias"]), f"fc_{i}", int8_block)
-        m = g.op("Gelu", [m], approximate="tanh" if cfg.activation_function in TANH_GELUS else "none",
-                 name=f"gelu_{i}")
+        if fp16:  # the contrib GELUs, whose float16 CUDA kernels OperatorKernels.md lists
+            m = g.op("FastGelu" if cfg.activation_function in TANH_GELUS else "Gelu", [m], domain=MS_DOMAIN,
+                     name=f"gelu_{i}")
+        else:
+            m = g.op("Gelu", [m], approximate="tanh" if cfg.activation_function in TANH_GELUS else "none",
+                     name=f"gelu_{i}")
         m = g.linear(m, f32(w[p + "mlp.c_proj.weight"]), f32(w[p + "mlp.c_proj.bias"]), f"mproj_{i}", int8_block)
         nxt = f"transformer.h.{i + 1}.ln_1" if i + 1 < L else "transformer.ln_f"
-        h, x = _residual_norm(g, x, m, w, nxt, eps, f"ln1_{i + 1}" if i + 1 < L else "ln_f", fused_ln)
+        h, x = _residual_norm(g, x, m, w, nxt, eps, f"ln1_{i + 1}" if i + 1 < L else "ln_f", fused_ln, wdt)
 
     # The LM head writes the graph output directly: a Reshape after it would copy every logit.
     x = g.op("Reshape", [h, shape_bse], name="final_3d")  # ln_f output as [B, S, E]
@@ -239,22 +275,33 @@ def build_model(cfg: Gpt2Config, w: dict[str, np.ndarray], attention: str = "gqa
         head = wte if tied else g.const("lm_head", f32(w["lm_head.weight"]))
         if attention == "plain":  # standard ops; ONNX Runtime folds the Transpose when it loads the model
             g.op("MatMul", [x, g.op("Transpose", [head], perm=[1, 0], name="head_t")], name="logits")
+        elif fp16:  # logits leave the graph as float32
+            g.op("Cast", [g.op("FusedMatMul", [x, head], domain=MS_DOMAIN, transB=1, name="logits16")],
+                 to=TensorProto.FLOAT, name="logits")
         else:
             g.op("FusedMatMul", [x, head], domain=MS_DOMAIN, transB=1, name="logits")
 
     return _finish(g, cfg, last_logits_only)
 
 
-def _layer_norm(g, x, w, prefix, eps, name):
-    return g.op("LayerNormalization", [x, g.const(name + "_g", np.asarray(w[prefix + ".weight"], np.float32)),
-                                       g.const(name + "_b", np.asarray(w[prefix + ".bias"], np.float32))],
+def cuda_unsupported_nodes(model: onnx.ModelProto) -> list[str]:
+    """Names of the nodes of a float16 graph that are in neither CUDA_FLOAT16_OPS nor SHAPE_OPS:
+    nodes the CUDA execution provider would have to leave to the CPU. Empty for export_hf.py's
+    `--device cuda` graphs."""
+    return [f"{n.name} ({n.domain or 'ai.onnx'}.{n.op_type})" for n in model.graph.node
+            if (n.domain, n.op_type) not in CUDA_FLOAT16_OPS | SHAPE_OPS]
+
+
+def _layer_norm(g, x, w, prefix, eps, name, dtype=np.float32):
+    return g.op("LayerNormalization", [x, g.const(name + "_g", np.asarray(w[prefix + ".weight"], dtype)),
+                                       g.const(name + "_b", np.asarray(w[prefix + ".bias"], dtype))],
                 axis=-1, epsilon=eps, name=name)
 
 
-def _residual_norm(g, x, delta, w, prefix, eps, name, fused):
+def _residual_norm(g, x, delta, w, prefix, eps, name, fused, dtype=np.float32):
     """Returns (LayerNorm(x + delta), x + delta)."""
-    gamma = g.const(name + "_g", np.asarray(w[prefix + ".weight"], np.float32))
-    beta = g.const(name + "_b", np.asarray(w[prefix + ".bias"], np.float32))
+    gamma = g.const(name + "_g", np.asarray(w[prefix + ".weight"], dtype))
+    beta = g.const(name + "_b", np.asarray(w[prefix + ".bias"], dtype))
     if not fused:
         x = g.op("Add", [x, delta], name=name + "_res")
         return g.op("LayerNormalization", [x, gamma, beta], axis=-1, epsilon=eps, name=name), x

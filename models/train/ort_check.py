@@ -103,10 +103,13 @@ def max_err(a, b) -> float:
 
 
 def verify(model, session, seed: int = 0, n_full: int = 200, n_prefill: int = 100, n_decode: int = 50,
-           slide_steps: int = 4, shared_buffer: bool = False) -> dict[str, float]:
+           slide_steps: int = 4, shared_buffer: bool = False, only_shared: bool = False) -> dict[str, float]:
     """Max abs logit error of ONNX vs PyTorch for checks (a), (b), (c); also present.* vs the HF cache.
 
     With shared_buffer, (b) and (c) run again with one fixed-size KV buffer bound as past and present.
+    only_shared (float16 graphs, which cast the cache at the boundary: ONNX Runtime then lets the
+    attention write its present into the buffer of its cast past, which only works when both have
+    the buffer's size) runs every check, (a) included, with the fixed-size buffer only.
     """
     model.eval()  # dropout off, whatever an exporter left behind
     cfg = model.config
@@ -118,14 +121,14 @@ def verify(model, session, seed: int = 0, n_full: int = 200, n_prefill: int = 10
 
     # (a) full sequence, no cache
     ref = torch_logits(model, seq[:n_full])
-    dec = OrtDecoder(session, cfg.n_layer, cfg.n_head, cfg.n_embd // cfg.n_head)
-    errors["a_full_forward"] = max_err(dec.feed(seq[:n_full]), ref)
+    dec = OrtDecoder(session, cfg.n_layer, cfg.n_head, cfg.n_embd // cfg.n_head, only_shared, C)
+    errors["a_full_forward" + ("_shared_buffer" if only_shared else "")] = max_err(dec.feed(seq[:n_full]), ref)
 
     ref_full = torch_logits(model, seq[:C])
     keep = C - slide_steps
     window = seq[C - keep:C]  # the newest `keep` tokens of the full context, then slide_steps new ones
     ref_win = torch_logits(model, np.concatenate([window, seq[C:C + slide_steps]]))
-    for shared in (False, True) if shared_buffer else (False,):
+    for shared in (True,) if only_shared else (False, True) if shared_buffer else (False,):
         tag = "_shared_buffer" if shared else ""
         dec = OrtDecoder(session, cfg.n_layer, cfg.n_head, cfg.n_embd // cfg.n_head, shared, C)
 
@@ -160,13 +163,13 @@ def verify(model, session, seed: int = 0, n_full: int = 200, n_prefill: int = 10
     return errors
 
 
-def mean_kl(model, session, seed: int = 0, n: int = 256) -> tuple[float, float]:
+def mean_kl(model, session, seed: int = 0, n: int = 256, shared_buffer: bool = False) -> tuple[float, float]:
     """(mean KL(PyTorch || ONNX) in nats per position, top-1 agreement) over one random sequence:
-    how much an approximate (int8) export changes the next-token distributions."""
+    how much an approximate (int8, float16) export changes the next-token distributions."""
     cfg = model.config
     seq = np.random.default_rng(seed).integers(0, cfg.vocab_size, size=min(n, cfg.n_positions))
     ref = torch_logits(model, seq).astype(np.float64)
-    dec = OrtDecoder(session, cfg.n_layer, cfg.n_head, cfg.n_embd // cfg.n_head)
+    dec = OrtDecoder(session, cfg.n_layer, cfg.n_head, cfg.n_embd // cfg.n_head, shared_buffer, cfg.n_positions)
     got = np.concatenate([dec.feed(seq[:1])] + [dec.feed(seq[t:t + 1]) for t in range(1, len(seq))])
     got = got.astype(np.float64)
     logp = ref - ref.max(1, keepdims=True)

@@ -119,7 +119,7 @@ pub struct ModelSpec {
     pub head_size: usize,
     /// Embedding width.
     pub hidden_size: usize,
-    /// Weight type, `float32`.
+    /// Weight type: `float32`, or `float16` (an export for CUDA, float32 at its inputs and outputs).
     pub dtype: String,
     /// Whether block i divides attention scores by i + 1 (AMT checkpoints do).
     #[serde(default)]
@@ -171,9 +171,11 @@ impl ModelSpec {
                 return Err(bad(format!("{field} must be positive")));
             }
         }
-        if spec.dtype != "float32" {
+        // The weights' type; the graph's inputs and outputs are float32 either way (a float16
+        // export for CUDA casts at its boundary), which the session's graph check confirms.
+        if !matches!(spec.dtype.as_str(), "float32" | "float16") {
             return Err(bad(format!(
-                "dtype {} is not supported (float32 is)",
+                "dtype {} is not supported (float32 and float16 are)",
                 spec.dtype
             )));
         }

@@ -147,6 +147,7 @@ impl Responder {
         let options = SessionOptions {
             intra_op_threads: worker_threads(),
             prefer_cuda: true,
+            check_placement: false,
         };
         let loaded = OnnxModel::load(&source, options).and_then(|model| {
             let spec = VocabSpec::from_json(&model.spec().vocab.to_string()).map_err(|e| {
@@ -161,7 +162,7 @@ impl Responder {
             Ok((model, spec)) => {
                 let name = model.spec().name.clone();
                 ctx.status
-                    .set_engine_line(format!("{name} on {}", model.provider()));
+                    .set_engine_line(format!("{name} on {}", model.runs_on()));
                 ctx.status.set_error_line("");
                 self.engine = Engine::Ready {
                     model: Box::new(model),

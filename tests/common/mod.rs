@@ -460,6 +460,22 @@ impl Host {
             .map_err(|e| format!("{e:?}"))
     }
 
+    /// Sets one persisted field of the plugin's state (nice-plug's `#[persist]` fields, e.g.
+    /// `model-folder`, the editor's model picker) to `value`, the way a host restores a
+    /// project: save the state, change the field, load it back.
+    pub fn set_persisted_field(&mut self, key: &str, value: &serde_json::Value) {
+        let bytes = self.save_state();
+        let mut state: serde_json::Value =
+            serde_json::from_slice(bytes.get(8..).unwrap_or_default()).expect("the state is JSON");
+        // Each field is stored as its own JSON text.
+        state["fields"][key] = serde_json::Value::String(value.to_string());
+        let json = serde_json::to_vec(&state).expect("JSON");
+        let mut out = (json.len() as u64).to_le_bytes().to_vec();
+        out.extend_from_slice(&json);
+        self.load_state(&out)
+            .expect("the plugin takes the state back");
+    }
+
     /// Plays `song` for `playback.total_samples` samples and records the plugin's output.
     pub fn play(&mut self, song: &Song, playback: Playback) -> Recording {
         let mut recording = Recording::default();

@@ -243,6 +243,15 @@ fn read_piece(path: &Path) -> Result<Piece, Failure> {
 
 /// The model to use and its vocabulary.
 fn load_model(path: Option<&Path>, threads: usize) -> Result<(OnnxModel, VocabSpec), Failure> {
+    load_model_with(path, threads, false)
+}
+
+/// [`load_model`], also counting which provider runs each node when `check_placement`.
+fn load_model_with(
+    path: Option<&Path>,
+    threads: usize,
+    check_placement: bool,
+) -> Result<(OnnxModel, VocabSpec), Failure> {
     let source = match path {
         Some(dir) => ModelSource::Folder(dir.to_path_buf()),
         None => default_model().ok_or_else(|| {
@@ -258,6 +267,7 @@ fn load_model(path: Option<&Path>, threads: usize) -> Result<(OnnxModel, VocabSp
         SessionOptions {
             intra_op_threads: threads,
             prefer_cuda: true,
+            check_placement,
         },
     )?;
     let spec = VocabSpec::from_json(&model.spec().vocab.to_string())
@@ -522,7 +532,7 @@ fn run_infill(a: InfillArgs) -> Result<(), Failure> {
 }
 
 fn run_info(a: InfoArgs) -> Result<(), Failure> {
-    let (model, spec) = load_model(a.model.as_deref(), 1)?;
+    let (model, spec) = load_model_with(a.model.as_deref(), 1, true)?;
     let s = model.spec();
     let rt = runtime().map_err(|e| Failure::new(6, e.to_string()))?;
     let params = s.vocab_size * s.hidden_size
@@ -553,7 +563,12 @@ fn run_info(a: InfoArgs) -> Result<(), Failure> {
         rt.library_path.display(),
         rt.source
     );
-    println!("runs on:        {}", model.provider());
+    println!("runs on:        {}", model.runs_on());
+    match &model.runs_on().placement {
+        Some(Ok(placement)) => println!("graph nodes:    {}", placement.describe_all()),
+        Some(Err(e)) => println!("graph nodes:    not counted ({e})"),
+        None => {}
+    }
     if !s.evaluation.is_null() && s.evaluation != serde_json::json!({}) {
         println!("evaluation:     {}", s.evaluation);
     }
@@ -681,6 +696,7 @@ fn run_bench(a: BenchArgs) -> Result<(), Failure> {
         "runtime_path": rt.library_path,
         "runtime_version": rt.version,
         "execution_provider": model.provider().to_string(),
+        "runs_on": model.runs_on().to_string(),
         "intra_op_threads": a.threads,
         "prefill_tokens": tokens.len(),
         "prefill_ms": prefill_ms,

@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Sharp spellings of the twelve pitch classes, C = 0.
-const SHARP_NAMES: [&str; 12] = [
+pub(super) const SHARP_NAMES: [&str; 12] = [
     "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
 ];
 /// Flat spellings, used for the keys musicians write with flats.

@@ -211,10 +211,11 @@ impl Steering {
 
 /// A MIDI key's name with its octave, middle C = C4 ("C4", "F#2").
 pub fn note_name(key: u8) -> String {
-    const NAMES: [&str; 12] = [
-        "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
-    ];
-    format!("{}{}", NAMES[(key % 12) as usize], key as i32 / 12 - 1)
+    format!(
+        "{}{}",
+        key::SHARP_NAMES[(key % 12) as usize],
+        key as i32 / 12 - 1
+    )
 }
 
 /// Reads a MIDI key given as a number (60) or a name with its octave (C4, F#2, Bb3, middle C =

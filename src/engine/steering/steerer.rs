@@ -163,24 +163,14 @@ impl Steerer {
 
     /// Notes that sound with the answer (the melody); drums are ignored.
     pub fn add_melody(&mut self, events: impl IntoIterator<Item = Event>) {
-        let drums = self.drums;
-        self.melody.extend(
-            events
-                .into_iter()
-                .filter(|e| e.instrument != drums)
-                .map(|e| Sounding::of(&e)),
-        );
+        let pitched = pitched(events, self.drums);
+        self.melody.extend(pitched);
     }
 
     /// Notes heard before the answer (the prompt); drums are ignored.
     pub fn add_heard(&mut self, events: impl IntoIterator<Item = Event>) {
-        let drums = self.drums;
-        self.heard.extend(
-            events
-                .into_iter()
-                .filter(|e| e.instrument != drums)
-                .map(|e| Sounding::of(&e)),
-        );
+        let pitched = pitched(events, self.drums);
+        self.heard.extend(pitched);
     }
 
     /// Takes note of a note the answer plays.
@@ -458,6 +448,14 @@ impl Steerer {
             },
         }
     }
+}
+
+/// The pitched notes of `events` (drums have no key, harmony or register).
+fn pitched(events: impl IntoIterator<Item = Event>, drums: u32) -> impl Iterator<Item = Sounding> {
+    events
+        .into_iter()
+        .filter(move |e| e.instrument != drums)
+        .map(|e| Sounding::of(&e))
 }
 
 /// The logit bias that multiplies a probability by `1 − strength` (−∞ at full strength).

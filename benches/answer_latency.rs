@@ -9,12 +9,12 @@
 //! closing note; the default is one minute. Uses the built-in model, else `ANTIPHON_MODEL`,
 //! else the fixture.
 
-use antiphon::engine::default_model::default_model;
-use antiphon::engine::responder::Responder;
-use antiphon::engine::Worker;
-use antiphon::messages::{Queues, Status};
 use antiphon::params::{AntiphonParams, Mode};
-use antiphon::realtime::{AudioSide, HostTransport};
+use antiphon_core::messages::{Queues, Status};
+use antiphon_engine::default_model::default_model;
+use antiphon_engine::responder::Responder;
+use antiphon_engine::Worker;
+use antiphon_realtime::{AudioSide, HostTransport};
 use nice_plug::params::InternalParamMut;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -45,8 +45,13 @@ fn main() {
         params.bars._internal_set_plain_value(4);
     }
     let mut audio = AudioSide::new(&queues, status.clone());
-    let worker =
-        Worker::spawn(&queues, params, status.clone(), Box::new(Responder::new())).expect("worker");
+    let worker = Worker::spawn(
+        &queues,
+        params.settings_source(),
+        status.clone(),
+        Box::new(Responder::new()),
+    )
+    .expect("worker");
 
     let spb = RATE * 60.0 / TEMPO;
     let block_time = Duration::from_secs_f64(BLOCK as f64 / RATE);

@@ -2,10 +2,10 @@
 //! fixture model and on the built-in model when this build has one. `antiphon bench` prints
 //! the same figures as JSON for any model folder.
 
-use antiphon::engine::default_model::default_model;
-use antiphon::engine::model::{LanguageModel, ModelSource};
-use antiphon::engine::onnx::{OnnxModel, SessionOptions};
-use antiphon::tokens::VocabSpec;
+use antiphon_engine::default_model::default_model;
+use antiphon_engine::model::{LanguageModel, ModelSource};
+use antiphon_engine::onnx::{OnnxModel, SessionOptions};
+use antiphon_tokens::VocabSpec;
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::path::Path;
 

@@ -11,8 +11,8 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use antiphon::messages::{PlannedNote, Queues, Status, ToAudio};
-use antiphon::realtime::{AudioSide, HostTransport};
+use antiphon_core::messages::{PlannedNote, Queues, Status, ToAudio};
+use antiphon_realtime::{AudioSide, HostTransport};
 use common::{Blocks, Host, InputNote, Layout, Playback, Song};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::sync::Arc;

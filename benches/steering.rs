@@ -2,8 +2,8 @@
 //! time biases (density) on a `beats` logits row, against one model step of the built-in model
 //! (`decode`) — three of which make a triple. The budget is 10 % of decoding.
 
-use antiphon::engine::steering::{DensityChoice, Frame, Role, Steerer, Steering};
-use antiphon::tokens::{Event, VocabSpec};
+use antiphon_engine::steering::{DensityChoice, Frame, Role, Steerer, Steering};
+use antiphon_tokens::{Event, VocabSpec};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
 /// An eight-bar melody of quarter notes, as the steerer hears an accompanied one.

@@ -7,9 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
-use antiphon::tokens::packing::LinePacker;
-use antiphon::tokens::writer::{write_events, WriteOptions};
-use antiphon::tokens::{SplitMix64, Tokenizer, VocabSpec};
+use antiphon_tokens::packing::LinePacker;
+use antiphon_tokens::writer::{write_events, WriteOptions};
+use antiphon_tokens::{SplitMix64, Tokenizer, VocabSpec};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -1,26 +1,25 @@
 //! Antiphon: a MIDI-effect plugin (CLAP and VST3) that listens to a track and answers it.
 //!
 //! This file is the plugin shell: the [`Antiphon`] struct, the plugin traits and the exports.
-//! The audio thread's work lives in [`realtime`], the worker's in [`engine`], the GUI in
-//! [`editor`]; they talk only through [`messages`].
+//! The audio thread's work lives in the `antiphon-realtime` crate, the worker's in
+//! `antiphon-engine`, the GUI in [`editor`]; they talk only through `antiphon_core::messages`.
+//! The shell is the one place that knows them all: it turns the host's parameters into the
+//! worker's settings ([`params::AntiphonParams::settings`]) and the host's events into the audio
+//! side's calls.
 
 pub mod editor;
-pub mod engine;
-pub mod messages;
 pub mod params;
-pub mod realtime;
-pub mod tokens;
 
-use engine::echo::EchoGenerator;
-use engine::responder::Responder;
-use engine::{Policy, Worker};
-use messages::{Queues, Status};
+use antiphon_core::messages::{Queues, Status};
+use antiphon_engine::echo::EchoGenerator;
+use antiphon_engine::responder::Responder;
+use antiphon_engine::{Policy, Worker};
+use antiphon_realtime::scheduler::NoteOut;
+use antiphon_realtime::{AudioSide, HostTransport};
 use nice_plug::midi::{Channel, Key, VoiceID};
 use nice_plug::prelude::*;
 use nice_plug_egui::{EguiEditor, EguiEditorState};
 use params::{AntiphonParams, Mode};
-use realtime::scheduler::NoteOut;
-use realtime::{AudioSide, HostTransport};
 use rtsan_standalone::nonblocking;
 use std::sync::Arc;
 
@@ -44,9 +43,15 @@ pub struct Antiphon {
 
 impl Default for Antiphon {
     fn default() -> Self {
+        let params = Arc::new(AntiphonParams::default());
+        // The worker writes the answer into the slot the project saves.
+        let status = Arc::new(Status {
+            last_answer: params.last_answer.clone(),
+            ..Status::default()
+        });
         Self {
-            params: Arc::new(AntiphonParams::default()),
-            status: Arc::new(Status::default()),
+            params,
+            status,
             editor_state: editor::default_state(),
             queues: None,
             audio: None,
@@ -107,7 +112,7 @@ impl Plugin for Antiphon {
         }
         match Worker::spawn(
             queues,
-            self.params.clone(),
+            self.params.settings_source(),
             self.status.clone(),
             chosen_policy(),
         ) {

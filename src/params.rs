@@ -1,155 +1,74 @@
 //! Every automatable parameter (DESIGN §7). The `#[id]`s are stable: hosts store automation and
 //! projects by them, so they never change.
 //!
-//! Ranges are functions so the editor and the command line share them.
+//! The ranges and defaults come from `antiphon_core::settings`, which the command line reads
+//! too; the functions here turn them into nice-plug's ranges for the editor and the host.
 
-use crate::engine::sampling::DEFAULT_TOP_P;
-use crate::engine::steering::{
-    self, note_name, parse_note, DensityChoice, Key, KeyChoice, RangeChoice, Steering,
+pub use antiphon_core::saved::{SavedAnswer, SavedNote};
+use antiphon_core::settings::{
+    Bounds, BARS, DENSITY, HARMONY, KEY_LOCK, NOTE, OUT_CHANNEL, SEED, TEMPERATURE, TOP_P,
+    VELOCITY, VOICES,
 };
-use crate::tokens::{GmInstrument, Note};
+pub use antiphon_core::settings::{Instrument, Mode};
+use antiphon_engine::steering::{
+    note_name, parse_note, DensityChoice, Key, KeyChoice, RangeChoice, Steering,
+};
+use antiphon_engine::{Settings, SettingsSource};
 use nice_plug::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-/// What Antiphon does with what it hears.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Call and response: when the player's phrase ends, continue it for *Bars* bars.
-    #[id = "continue"]
-    #[name = "Continue"]
-    Continue,
-    /// Record *Bars* bars of melody, then accompany them on the next pass.
-    #[id = "accompany"]
-    #[name = "Accompany"]
-    Accompany,
+fn linear_f(b: Bounds<f32>) -> FloatRange {
+    FloatRange::Linear {
+        min: b.min,
+        max: b.max,
+    }
 }
 
-/// Which instrument the answer may use: Auto (the model chooses, or the phrase's own
-/// instruments) or one General MIDI family.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Instrument {
-    /// The model (or the phrase) decides.
-    #[id = "auto"]
-    #[name = "Auto"]
-    Auto,
-    /// GM programs 0–7.
-    #[id = "piano"]
-    #[name = "Piano"]
-    Piano,
-    /// GM programs 8–15.
-    #[id = "chromatic_percussion"]
-    #[name = "Chromatic percussion"]
-    ChromaticPercussion,
-    /// GM programs 16–23.
-    #[id = "organ"]
-    #[name = "Organ"]
-    Organ,
-    /// GM programs 24–31.
-    #[id = "guitar"]
-    #[name = "Guitar"]
-    Guitar,
-    /// GM programs 32–39.
-    #[id = "bass"]
-    #[name = "Bass"]
-    Bass,
-    /// GM programs 40–47 (violin, viola, cello, contrabass, …).
-    #[id = "strings"]
-    #[name = "Strings"]
-    Strings,
-    /// GM programs 48–55.
-    #[id = "ensemble"]
-    #[name = "Ensemble"]
-    Ensemble,
-    /// GM programs 56–63.
-    #[id = "brass"]
-    #[name = "Brass"]
-    Brass,
-    /// GM programs 64–71.
-    #[id = "reed"]
-    #[name = "Reed"]
-    Reed,
-    /// GM programs 72–79.
-    #[id = "pipe"]
-    #[name = "Pipe"]
-    Pipe,
-    /// GM programs 80–87.
-    #[id = "synth_lead"]
-    #[name = "Synth lead"]
-    SynthLead,
-    /// GM programs 88–95.
-    #[id = "synth_pad"]
-    #[name = "Synth pad"]
-    SynthPad,
-    /// GM programs 96–103.
-    #[id = "synth_effects"]
-    #[name = "Synth effects"]
-    SynthEffects,
-    /// GM programs 104–111.
-    #[id = "ethnic"]
-    #[name = "Ethnic"]
-    Ethnic,
-    /// GM programs 112–119.
-    #[id = "percussive"]
-    #[name = "Percussive"]
-    Percussive,
-    /// GM programs 120–127.
-    #[id = "sound_effects"]
-    #[name = "Sound effects"]
-    SoundEffects,
-    /// The drum kit (MIDI channel 10).
-    #[id = "drums"]
-    #[name = "Drums"]
-    Drums,
+fn skewed_f(b: Bounds<f32>) -> FloatRange {
+    FloatRange::Skewed {
+        min: b.min,
+        max: b.max,
+        factor: FloatRange::skew_factor(-1.0),
+    }
 }
 
-impl Instrument {
-    /// The General MIDI programs of this family, or `None` for Auto and Drums.
-    pub fn programs(self) -> Option<std::ops::Range<u8>> {
-        let family = match self {
-            Instrument::Auto | Instrument::Drums => return None,
-            other => other as u8 - Instrument::Piano as u8,
-        };
-        Some(family * 8..family * 8 + 8)
+fn linear_i(b: Bounds<i32>) -> IntRange {
+    IntRange::Linear {
+        min: b.min,
+        max: b.max,
     }
 }
 
 /// Temperature range: logits are divided by this before sampling.
 pub fn temperature_range() -> FloatRange {
-    FloatRange::Skewed {
-        min: 0.05,
-        max: 2.0,
-        factor: FloatRange::skew_factor(-1.0),
-    }
+    skewed_f(TEMPERATURE)
 }
 
 /// Top-p (nucleus) range: the smallest set of tokens whose probability reaches this is kept.
 pub fn top_p_range() -> FloatRange {
-    FloatRange::Linear { min: 0.5, max: 1.0 }
+    linear_f(TOP_P)
 }
 
 /// Length of an answer (Continue) or of the recording window (Accompany), in bars.
 pub fn bars_range() -> IntRange {
-    IntRange::Linear { min: 1, max: 32 }
+    linear_i(BARS)
 }
 
 /// Output velocity: 0 follows the player, 1–127 is fixed.
 pub fn velocity_range() -> IntRange {
-    IntRange::Linear { min: 0, max: 127 }
+    linear_i(VELOCITY)
 }
 
 /// Random seed: 0 draws a new one for every answer.
 pub fn seed_range() -> IntRange {
-    IntRange::Linear {
-        min: 0,
-        max: 1_000_000,
-    }
+    linear_i(SEED)
 }
 
 /// MIDI channel of the answer, 1–16 as musicians count.
 pub fn out_channel_range() -> IntRange {
-    IntRange::Linear { min: 1, max: 16 }
+    linear_i(OUT_CHANNEL)
 }
 
 /// Key: 0 Follow, 1 Off, then the 24 keys as [`key_choice`] orders them.
@@ -179,29 +98,22 @@ pub fn key_value(choice: KeyChoice) -> i32 {
 
 /// Key lock and Harmony, 0–100 %.
 pub fn strength_range() -> FloatRange {
-    FloatRange::Linear { min: 0.0, max: 1.0 }
+    linear_f(KEY_LOCK)
 }
 
 /// Low and High note: 0 is Auto, 1–127 a MIDI key.
 pub fn note_range() -> IntRange {
-    IntRange::Linear { min: 0, max: 127 }
+    linear_i(NOTE)
 }
 
 /// Density in notes per bar; 0 is Auto.
 pub fn density_range() -> FloatRange {
-    FloatRange::Skewed {
-        min: 0.0,
-        max: 32.0,
-        factor: FloatRange::skew_factor(-1.0),
-    }
+    skewed_f(DENSITY)
 }
 
 /// The most notes starting together.
 pub fn voices_range() -> IntRange {
-    IntRange::Linear {
-        min: 1,
-        max: steering::MAX_VOICES as i32,
-    }
+    linear_i(VOICES)
 }
 
 /// Antiphon's parameters, all automatable and saved with the project.
@@ -299,68 +211,21 @@ impl Default for EditorView {
     }
 }
 
-/// A note as saved with the project, in song beats.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct SavedNote {
-    /// Song position of the note-on, in quarter notes.
-    pub onset_beats: f64,
-    /// Length in quarter notes.
-    pub duration_beats: f64,
-    /// MIDI key.
-    pub key: u8,
-    /// Velocity 1–127.
-    pub velocity: u8,
-    /// General MIDI program (128 for drums).
-    pub program: u8,
-}
-
-impl SavedNote {
-    /// The note to play or write, in song beats.
-    pub fn to_note(&self) -> Note {
-        Note {
-            onset_beats: self.onset_beats,
-            duration_beats: self.duration_beats,
-            pitch: self.key,
-            instrument: if self.program >= 128 {
-                GmInstrument::Drums
-            } else {
-                GmInstrument::Program(self.program)
-            },
-            velocity: self.velocity.max(1),
-        }
-    }
-}
-
-/// What Antiphon last played and what it heard, saved with the project.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct SavedAnswer {
-    /// `continue` or `accompany`; empty when nothing was answered yet.
-    pub mode: String,
-    /// Where the heard phrase or recorded window starts, in song beats.
-    pub window_start_beats: f64,
-    /// Length of the recorded window (Accompany), in beats; 0 for Continue.
-    pub window_len_beats: f64,
-    /// What Antiphon heard.
-    pub heard: Vec<SavedNote>,
-    /// What it answered.
-    pub answer: Vec<SavedNote>,
-}
-
 impl Default for AntiphonParams {
     fn default() -> Self {
         let regenerate_presses = Arc::new(AtomicU64::new(0));
         let presses = regenerate_presses.clone();
         Self {
-            temperature: FloatParam::new("Temperature", 1.0, temperature_range())
+            temperature: FloatParam::new("Temperature", TEMPERATURE.default, temperature_range())
                 .with_step_size(0.01)
                 .with_value_to_string(formatters::v2s_f32_rounded(2)),
-            top_p: FloatParam::new("Top-p", DEFAULT_TOP_P, top_p_range())
+            top_p: FloatParam::new("Top-p", TOP_P.default, top_p_range())
                 .with_step_size(0.01)
                 .with_value_to_string(formatters::v2s_f32_rounded(2)),
-            bars: IntParam::new("Bars", 4, bars_range()).with_unit(" bars"),
+            bars: IntParam::new("Bars", BARS.default, bars_range()).with_unit(" bars"),
             mode: EnumParam::new("Mode", Mode::Continue),
             instrument: EnumParam::new("Instrument", Instrument::Auto),
-            velocity: IntParam::new("Velocity", 0, velocity_range())
+            velocity: IntParam::new("Velocity", VELOCITY.default, velocity_range())
                 .with_value_to_string(Arc::new(|v| match v {
                     0 => "Follow".to_string(),
                     v => v.to_string(),
@@ -373,7 +238,7 @@ impl Default for AntiphonParams {
                         s.parse().ok()
                     }
                 })),
-            seed: IntParam::new("Seed", 0, seed_range())
+            seed: IntParam::new("Seed", SEED.default, seed_range())
                 .with_value_to_string(Arc::new(|v| match v {
                     0 => "New each time".to_string(),
                     v => v.to_string(),
@@ -387,7 +252,7 @@ impl Default for AntiphonParams {
                     }
                 })),
             thru: BoolParam::new("Thru", true),
-            out_channel: IntParam::new("Output channel", 1, out_channel_range()),
+            out_channel: IntParam::new("Output channel", OUT_CHANNEL.default, out_channel_range()),
             freeze: BoolParam::new("Freeze", false),
             regenerate: BoolParam::new("Regenerate", false).with_callback(Arc::new(move |on| {
                 if on {
@@ -415,17 +280,17 @@ impl Default for AntiphonParams {
                             .map(|k| key_value(KeyChoice::Fixed(k)))
                     }
                 })),
-            key_lock: FloatParam::new("Key lock", steering::DEFAULT_KEY_LOCK, strength_range())
+            key_lock: FloatParam::new("Key lock", KEY_LOCK.default, strength_range())
                 .with_unit(" %")
                 .with_value_to_string(formatters::v2s_f32_percentage(0))
                 .with_string_to_value(formatters::s2v_f32_percentage()),
-            harmony: FloatParam::new("Harmony", steering::DEFAULT_HARMONY, strength_range())
+            harmony: FloatParam::new("Harmony", HARMONY.default, strength_range())
                 .with_unit(" %")
                 .with_value_to_string(formatters::v2s_f32_percentage(0))
                 .with_string_to_value(formatters::s2v_f32_percentage()),
             low_note: note_param("Low note"),
             high_note: note_param("High note"),
-            density: FloatParam::new("Density", 0.0, density_range())
+            density: FloatParam::new("Density", DENSITY.default, density_range())
                 .with_step_size(0.5)
                 .with_value_to_string(Arc::new(|v| {
                     if v <= 0.0 {
@@ -442,7 +307,7 @@ impl Default for AntiphonParams {
                         s.trim_end_matches("notes/bar").trim().parse().ok()
                     }
                 })),
-            max_voices: IntParam::new("Voices", steering::MAX_VOICES as i32, voices_range()),
+            max_voices: IntParam::new("Voices", VOICES.default, voices_range()),
             model_folder: Arc::new(RwLock::new(String::new())),
             last_answer: Arc::new(RwLock::new(SavedAnswer::default())),
             editor_view: Arc::new(RwLock::new(EditorView::default())),
@@ -452,7 +317,7 @@ impl Default for AntiphonParams {
 
 /// Low or High note: "Auto" at 0, else the key's name ("C2").
 fn note_param(name: &str) -> IntParam {
-    IntParam::new(name, 0, note_range())
+    IntParam::new(name, NOTE.default, note_range())
         .with_value_to_string(Arc::new(|v| match v {
             ..=0 => "Auto".to_string(),
             v => note_name(v.min(127) as u8),
@@ -470,7 +335,40 @@ fn note_param(name: &str) -> IntParam {
 impl AntiphonParams {
     /// The MIDI channel of generated notes, 0-based.
     pub fn out_channel_index(&self) -> u8 {
-        (self.out_channel.value().clamp(1, 16) - 1) as u8
+        (OUT_CHANNEL.clamp(self.out_channel.value()) - 1) as u8
+    }
+
+    /// Where the worker thread takes its snapshots: these parameters.
+    pub fn settings_source(self: &Arc<Self>) -> SettingsSource {
+        let params = self.clone();
+        Box::new(move || params.settings())
+    }
+
+    /// The snapshot the worker answers with.
+    pub fn settings(&self) -> Settings {
+        let (steering, steering_adjusted) = self.steering();
+        Settings {
+            mode: self.mode.value(),
+            bars: BARS.clamp(self.bars.value()) as u32,
+            temperature: self.temperature.value(),
+            top_p: self.top_p.value(),
+            seed: SEED.clamp(self.seed.value()) as u32,
+            velocity: match VELOCITY.clamp(self.velocity.value()) {
+                0 => None,
+                fixed => Some(fixed as u8),
+            },
+            instrument: self.instrument.value(),
+            out_channel: self.out_channel_index(),
+            freeze: self.freeze.value(),
+            regenerate_presses: self.regenerate_presses.load(Ordering::Relaxed),
+            steering,
+            steering_adjusted,
+            model_folder: self
+                .model_folder
+                .read()
+                .map(|f| f.clone())
+                .unwrap_or_default(),
+        }
     }
 
     /// The steering the parameters ask for, made playable, and what had to change.
@@ -494,10 +392,7 @@ impl AntiphonParams {
             harmony: self.harmony.value(),
             range,
             density,
-            max_voices: self
-                .max_voices
-                .value()
-                .clamp(1, steering::MAX_VOICES as i32) as u8,
+            max_voices: VOICES.clamp(self.max_voices.value()) as u8,
         }
         .playable()
     }
@@ -506,15 +401,6 @@ impl AntiphonParams {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn instrument_families_cover_their_eight_programs() {
-        assert_eq!(Instrument::Piano.programs(), Some(0..8));
-        assert_eq!(Instrument::Strings.programs(), Some(40..48));
-        assert_eq!(Instrument::SoundEffects.programs(), Some(120..128));
-        assert_eq!(Instrument::Auto.programs(), None);
-        assert_eq!(Instrument::Drums.programs(), None);
-    }
 
     #[test]
     fn formatters_read_what_they_write() {

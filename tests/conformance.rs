@@ -10,21 +10,19 @@ use std::collections::BTreeMap;
 use amt::{
     cases, conformance_dir, flat_compound, flat_events, ids, ints, load_json, sha256_hex, Failures,
 };
-use antiphon::tokens::events::{flatten_raw, raw_to_triples, Triple};
-use antiphon::tokens::packing::{
+use antiphon_tokens::events::{flatten_raw, raw_to_triples, Triple};
+use antiphon_tokens::packing::{
     self, FileStatus, LinePacker, PackConfig, LINE_TOKENS, LINE_TRIPLES,
 };
-use antiphon::tokens::{
-    interarrival, midi, ops, writer, SplitMix64, TokenId, Tokenizer, VocabSpec,
-};
+use antiphon_tokens::{interarrival, midi, ops, writer, SplitMix64, TokenId, Tokenizer, VocabSpec};
 use serde_json::Value;
 
 fn amt() -> VocabSpec {
     VocabSpec::amt()
 }
 
-fn triples_of(spec: &VocabSpec, events: &[antiphon::tokens::Event]) -> Vec<Triple> {
-    antiphon::tokens::events::encode_events(spec, events).unwrap()
+fn triples_of(spec: &VocabSpec, events: &[antiphon_tokens::Event]) -> Vec<Triple> {
+    antiphon_tokens::events::encode_events(spec, events).unwrap()
 }
 
 /// Packs sequences as the reference packs one file (SPEC §7.3): lines, tail tokens, drops.

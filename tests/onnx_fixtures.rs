@@ -3,8 +3,8 @@
 //! them within 1e-4 with and without the KV cache and across a window slide (a fresh prefill of
 //! a later window, then one cached step), and must refuse broken models with clear errors.
 
-use antiphon::engine::model::{LanguageModel, ModelError, ModelSource};
-use antiphon::engine::onnx::{OnnxModel, SessionOptions};
+use antiphon_engine::model::{LanguageModel, ModelError, ModelSource};
+use antiphon_engine::onnx::{OnnxModel, SessionOptions};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 

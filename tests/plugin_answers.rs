@@ -11,8 +11,8 @@
 
 mod common;
 
-use antiphon::engine::default_model::default_model;
 use antiphon::params::SavedAnswer;
+use antiphon_engine::default_model::default_model;
 use common::{Host, InputNote, Layout, Playback, Recording, Song};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};

@@ -8,12 +8,12 @@
 //! The worker is the real one, polling its queue, so both crossbeam directions are exercised
 //! the way the plugin uses them.
 
-use antiphon::engine::echo::EchoGenerator;
-use antiphon::engine::Worker;
-use antiphon::messages::{Queues, Status};
 use antiphon::params::AntiphonParams;
-use antiphon::realtime::scheduler::NoteOut;
-use antiphon::realtime::{AudioSide, HostTransport};
+use antiphon_core::messages::{Queues, Status};
+use antiphon_engine::echo::EchoGenerator;
+use antiphon_engine::Worker;
+use antiphon_realtime::scheduler::NoteOut;
+use antiphon_realtime::{AudioSide, HostTransport};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,7 +45,7 @@ fn audio_path_is_realtime_safe_with_a_live_worker() {
     let mut audio = AudioSide::new(&queues, status.clone());
     let worker = Worker::spawn(
         &queues,
-        params,
+        params.settings_source(),
         status.clone(),
         Box::new(EchoGenerator::new()),
     )
@@ -104,7 +104,7 @@ fn audio_path_is_realtime_safe_with_the_model_answering() {
     if std::env::var_os(CONTROL_ENV).is_some() {
         return;
     }
-    use antiphon::engine::responder::Responder;
+    use antiphon_engine::responder::Responder;
     let fixture =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-beats");
     let queues = Queues::new();
@@ -112,8 +112,13 @@ fn audio_path_is_realtime_safe_with_the_model_answering() {
     let params = Arc::new(AntiphonParams::default());
     *params.model_folder.write().unwrap() = fixture.display().to_string();
     let mut audio = AudioSide::new(&queues, status.clone());
-    let worker = Worker::spawn(&queues, params, status.clone(), Box::new(Responder::new()))
-        .expect("worker thread");
+    let worker = Worker::spawn(
+        &queues,
+        params.settings_source(),
+        status.clone(),
+        Box::new(Responder::new()),
+    )
+    .expect("worker thread");
     // Continue mode: a one-bar phrase at 120 bpm, then four bars of listening.
     let spb = RATE * 60.0 / 120.0;
     let mut pos = 0.0_f64;

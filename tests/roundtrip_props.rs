@@ -1,9 +1,9 @@
 //! Property tests: the product writer round-trips events of both vocabularies, and no input
 //! bytes make the MIDI reader panic.
 
-use antiphon::tokens::midi::{self, read_events, read_notes};
-use antiphon::tokens::writer::{canonical_order, write_events, write_notes, WriteOptions};
-use antiphon::tokens::{Event, GmInstrument, Note, Tokenizer, VocabSpec};
+use antiphon_tokens::midi::{self, read_events, read_notes};
+use antiphon_tokens::writer::{canonical_order, write_events, write_notes, WriteOptions};
+use antiphon_tokens::{Event, GmInstrument, Note, Tokenizer, VocabSpec};
 use proptest::prelude::*;
 
 /// Beats events already on the vocabulary's grid, without what a Standard MIDI File cannot

@@ -8,12 +8,12 @@
 mod amt;
 
 use amt::{conformance_dir, ids, load_json, sha256_hex};
-use antiphon::engine::fake::FakeModel;
-use antiphon::engine::generate::{generate, generate_ar, Request, WindowPolicy};
-use antiphon::engine::sampling::{
+use antiphon_engine::fake::FakeModel;
+use antiphon_engine::generate::{generate, generate_ar, Request, WindowPolicy};
+use antiphon_engine::sampling::{
     mask_by_type, mask_instruments, mask_past_onsets, nucleus, Chooser, Grammar, SamplingParams,
 };
-use antiphon::tokens::{events::raw_to_triples, ops, Triple, VocabSpec};
+use antiphon_tokens::{events::raw_to_triples, ops, Triple, VocabSpec};
 use serde_json::Value;
 
 fn triples(v: &Value) -> Vec<Triple> {

@@ -5,9 +5,9 @@
 //! Properties: every note-on has exactly one note-off; output timings are sample-exact and
 //! never decrease within a block; nothing is played late.
 
-use antiphon::messages::{PlannedNote, Queues, Status, ToAudio};
-use antiphon::realtime::scheduler::NoteOut;
-use antiphon::realtime::{AudioSide, HostTransport};
+use antiphon_core::messages::{PlannedNote, Queues, Status, ToAudio};
+use antiphon_realtime::scheduler::NoteOut;
+use antiphon_realtime::{AudioSide, HostTransport};
 use proptest::prelude::*;
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -3,12 +3,12 @@
 //! is never left, steering off changes nothing, and the key follower names the key of
 //! labelled melodies.
 
-use antiphon::engine::default_model::default_model;
-use antiphon::engine::model::ModelSource;
-use antiphon::engine::onnx::{OnnxModel, SessionOptions};
-use antiphon::engine::steering::{Frame, Key, KeyChoice, RangeChoice, Role, Steerer, Steering};
-use antiphon::engine::tasks::{self, PartWriter, TaskSettings};
-use antiphon::tokens::{Event, GmInstrument, Note, VocabSpec};
+use antiphon_engine::default_model::default_model;
+use antiphon_engine::model::ModelSource;
+use antiphon_engine::onnx::{OnnxModel, SessionOptions};
+use antiphon_engine::steering::{Frame, Key, KeyChoice, RangeChoice, Role, Steerer, Steering};
+use antiphon_engine::tasks::{self, PartWriter, TaskSettings};
+use antiphon_tokens::{Event, GmInstrument, Note, VocabSpec};
 use std::path::PathBuf;
 
 fn fixture_model() -> (OnnxModel, VocabSpec) {
@@ -151,7 +151,7 @@ fn the_default_accompaniment_of_a_c_major_tune_is_in_c_major() {
         eprintln!("skipped: this build has no built-in model");
         return;
     };
-    let c_major = Key::new(0, antiphon::engine::steering::Mode::Major).scale(false);
+    let c_major = Key::new(0, antiphon_engine::steering::Mode::Major).scale(false);
     let (mut inside, mut all) = (0, 0);
     for seed in 1..=5 {
         let answer = accompany(

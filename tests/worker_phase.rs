@@ -4,8 +4,8 @@
 
 mod driver;
 
-use antiphon::messages::Phase;
 use antiphon::params::Mode;
+use antiphon_core::messages::Phase;
 use driver::{quarter_notes, Worker, STEADY};
 
 /// The phase before each tick, with the tick's song position.

@@ -4,8 +4,8 @@
 
 mod driver;
 
-use antiphon::messages::PlannedNote;
 use antiphon::params::{AntiphonParams, Instrument, Mode};
+use antiphon_core::messages::PlannedNote;
 use driver::{quarter_notes, set, Played, Worker, STEADY};
 
 const TUNE_A: [u8; 16] = [

@@ -5,8 +5,8 @@
 
 mod driver;
 
-use antiphon::messages::PlannedNote;
 use antiphon::params::Mode;
+use antiphon_core::messages::PlannedNote;
 use driver::{Played, Ticks, Worker, STEADY};
 
 /// A four-bar melody of quarter notes held for 0.9 beats.

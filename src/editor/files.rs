@@ -4,10 +4,10 @@
 //! XDG desktop portal (rfd, with zenity as its fallback) on a thread of their own, so the
 //! editor keeps drawing while it is open.
 
-use crate::engine::model::ModelSpec;
-use crate::params::{AntiphonParams, SavedNote};
-use crate::tokens::writer::{write_notes, WriteOptions};
-use crate::tokens::Note;
+use crate::params::AntiphonParams;
+use antiphon_engine::model::ModelSpec;
+use antiphon_tokens::writer::{write_notes, WriteOptions};
+use antiphon_tokens::Note;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -91,9 +91,13 @@ pub fn export_answer(
     if saved.answer.is_empty() {
         return Err("Nothing to export yet: Antiphon has not answered.".into());
     }
-    let mut notes: Vec<Note> = saved.answer.iter().map(SavedNote::to_note).collect();
+    let mut notes: Vec<Note> = saved
+        .answer
+        .iter()
+        .map(antiphon_engine::saved::unsaved)
+        .collect();
     if with_heard {
-        notes.extend(saved.heard.iter().map(SavedNote::to_note));
+        notes.extend(saved.heard.iter().map(antiphon_engine::saved::unsaved));
     }
     // The file starts at the bar where what was heard began.
     let start = notes
@@ -185,7 +189,7 @@ impl Chooser {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::params::SavedAnswer;
+    use crate::params::{SavedAnswer, SavedNote};
 
     #[test]
     fn model_folder_check_names_what_is_missing() {
@@ -246,7 +250,7 @@ mod tests {
         assert_eq!(export_answer(&params, &path, true, 100.0), Ok(3));
         assert_eq!(export_answer(&params, &path, false, 100.0), Ok(1));
         let bytes = std::fs::read(&path).unwrap();
-        let (notes, _) = crate::tokens::midi::read_notes(&bytes).unwrap();
+        let (notes, _) = antiphon_tokens::midi::read_notes(&bytes).unwrap();
         assert_eq!(notes.len(), 1);
         assert_eq!(
             notes[0].onset_beats, 0.0,

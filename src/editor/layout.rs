@@ -3,8 +3,8 @@
 
 use super::tooltips::{mode_button, mode_line, tip};
 use super::widgets::{choice_buttons, dropdown, group, set_normalized, slider, toggle, ROW_HEIGHT};
-use crate::messages::Status;
 use crate::params::AntiphonParams;
+use antiphon_core::messages::Status;
 use egui::{Color32, RichText, Ui};
 use nice_plug::prelude::{Param, ParamSetter};
 

@@ -23,8 +23,8 @@ mod tests;
 
 pub use files::{check_model_folder, export_answer};
 
-use crate::messages::{Phase, Status};
 use crate::params::{AntiphonParams, EditorView};
+use antiphon_core::messages::{Phase, Status};
 use egui::{Color32, RichText, Ui, Vec2};
 use files::{Chooser, Purpose};
 use nice_plug::context::gui::GuiContext;
@@ -39,7 +39,6 @@ use nice_plug_egui::{
 };
 use status_line::{Flash, Situation};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -298,7 +297,7 @@ impl AntiphonEditor {
     }
 
     fn export_to(&mut self, path: &Path, now: f64) {
-        let tempo = self.status.tempo_bpm.load(Ordering::Relaxed);
+        let tempo = self.status.transport.read().tempo_bpm;
         match export_answer(&self.params, path, self.export_heard, tempo) {
             Ok(n) => self
                 .flash

@@ -4,10 +4,9 @@
 //! played), and the span Antiphon is working on is shaded: the Continue answer, or the
 //! Accompany window being recorded or accompanied. A legend with colour swatches sits below.
 
-use crate::messages::{Phase, RollNote, Status};
 use crate::params::Mode;
+use antiphon_core::messages::{Phase, RollNote, Status};
 use egui::{Align2, Color32, FontId, Pos2, Rect, Stroke, StrokeKind, Ui, Vec2};
-use std::sync::atomic::Ordering;
 
 /// Width of the keyboard on the left, in logical pixels.
 const KEYS_WIDTH: f32 = 34.0;
@@ -36,13 +35,14 @@ pub fn show(ui: &mut Ui, status: &Status, mode: Mode, phase: Phase, height: f32)
         rect.max,
     );
 
-    let playhead = status.playhead_beats.load(Ordering::Relaxed);
+    let transport = status.transport.read();
+    let playhead = transport.playhead_beats;
     // Before the host said anything, a bar of 4/4.
-    let bar_len = match status.bar_len_beats.load(Ordering::Relaxed) {
+    let bar_len = match transport.bar_len_beats {
         len if len > 0.0 => len.max(0.25),
         _ => 4.0,
     };
-    let bar_start = status.bar_start_beats.load(Ordering::Relaxed);
+    let bar_start = transport.bar_start_beats;
     let span = (grid.width() / PIXELS_PER_BEAT).clamp(16.0, 64.0) as f64;
     // The song starts at bar 1: nothing is shown before it.
     let first = (playhead - span / 3.0).max(0.0);
@@ -172,7 +172,7 @@ pub fn show(ui: &mut Ui, status: &Status, mode: Mode, phase: Phase, height: f32)
             painter.text(
                 Pos2::new(keys.right() - 2.0, top + row / 2.0),
                 Align2::RIGHT_CENTER,
-                crate::engine::steering::note_name(key),
+                antiphon_engine::steering::note_name(key),
                 FontId::proportional(10.0_f32.min(row.max(8.0))),
                 Color32::from_gray(40),
             );

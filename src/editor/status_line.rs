@@ -3,8 +3,8 @@
 //! (an export, a model choice, a Regenerate with nothing to answer) fades away; the counters
 //! sit behind a "Details" fold.
 
-use crate::messages::{Phase, Status};
 use crate::params::Mode;
+use antiphon_core::messages::{Phase, Status};
 use egui::{Color32, RichText, Ui};
 use std::sync::atomic::Ordering;
 
@@ -75,11 +75,12 @@ pub struct Situation {
 impl Situation {
     /// Reads the status and the parameters once.
     pub fn read(status: &Status, mode: Mode, bars: i32) -> Self {
+        let transport = status.transport.read();
         Self {
-            has_transport: status.has_transport.load(Ordering::Relaxed),
-            playing: status.playing.load(Ordering::Relaxed),
-            playhead_beats: status.playhead_beats.load(Ordering::Relaxed),
-            bar_len_beats: status.bar_len_beats.load(Ordering::Relaxed).max(0.25),
+            has_transport: transport.has_transport,
+            playing: transport.playing,
+            playhead_beats: transport.playhead_beats,
+            bar_len_beats: transport.bar_len_beats.max(0.25),
             mode,
             bars,
             phase: status.phase(),
@@ -300,7 +301,7 @@ pub fn details(ui: &mut Ui, status: &Status) {
                     ui.label(line.as_str());
                 }
             }
-            let tempo = status.tempo_bpm.load(Ordering::Relaxed);
+            let tempo = status.transport.read().tempo_bpm;
             let latency = status.last_latency_ms.load(Ordering::Relaxed);
             ui.label(format!(
                 "Tempo {tempo:.1} bpm · answers {} · notes played {} · last answer's first note {latency:.0} ms after the window closed",

@@ -4,8 +4,8 @@
 
 use super::raster::SoftwareRenderer;
 use super::*;
-use crate::messages::RollNote;
 use crate::params::Mode;
+use antiphon_core::messages::RollNote;
 use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
 use nice_plug::context::gui::GuiContextInner;
@@ -13,6 +13,7 @@ use nice_plug::context::PluginApi;
 use nice_plug::params::internals::ParamPtr;
 use nice_plug::plugin::PluginState;
 use nice_plug::prelude::Param;
+use std::sync::atomic::Ordering;
 
 /// A host that sets each parameter at once.
 struct DirectHost;
@@ -73,12 +74,14 @@ fn harness(editor: AntiphonEditor) -> Harness<'static, AntiphonEditor> {
 
 /// A host that plays at 120 bpm in 4/4, at `playhead` beats.
 fn playing(status: &Status, playhead: f64) {
-    status.has_transport.store(true, Ordering::Relaxed);
-    status.playing.store(true, Ordering::Relaxed);
-    status.playhead_beats.store(playhead, Ordering::Relaxed);
-    status.tempo_bpm.store(120.0, Ordering::Relaxed);
-    status.bar_len_beats.store(4.0, Ordering::Relaxed);
-    status.bar_start_beats.store(0.0, Ordering::Relaxed);
+    status.transport.update(|t| {
+        t.has_transport = true;
+        t.playing = true;
+        t.playhead_beats = playhead;
+        t.tempo_bpm = 120.0;
+        t.bar_len_beats = 4.0;
+        t.bar_start_beats = 0.0;
+    });
 }
 
 fn set<P: Param>(param: &P, plain: P::Plain) {

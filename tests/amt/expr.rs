@@ -14,9 +14,9 @@
 
 use std::collections::BTreeMap;
 
-use antiphon::tokens::events::{flatten_raw, raw_to_triples, Triple};
-use antiphon::tokens::midi::{compound_to_events, CompoundNote};
-use antiphon::tokens::{ops, writer, VocabSpec};
+use antiphon_tokens::events::{flatten_raw, raw_to_triples, Triple};
+use antiphon_tokens::midi::{compound_to_events, CompoundNote};
+use antiphon_tokens::{ops, writer, VocabSpec};
 use serde_json::Value;
 
 /// A value of the expression language.
@@ -221,7 +221,7 @@ pub fn described_input(key: &str, ctx: &Ctx) -> Option<Val> {
             let mut ev = Vec::new();
             compound_to_events(ctx.spec, &c, &mut ev);
             let mut out = Vec::new();
-            antiphon::tokens::encode_into(ctx.spec, &ev, &mut out).ok()?;
+            antiphon_tokens::encode_into(ctx.spec, &ev, &mut out).ok()?;
             Some(Val::Tokens(out.into_iter().map(|t| t.0).collect()))
         }
         _ => None,

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use antiphon::tokens::{CompoundNote, Event};
+use antiphon_tokens::{CompoundNote, Event};
 use serde_json::Value;
 
 /// The conformance folder: `$AMT_CONFORMANCE_DIR`, or `../shared/amt/conformance` beside the
@@ -103,9 +103,9 @@ pub fn flat_compound(c: &[CompoundNote]) -> Vec<i64> {
 }
 
 /// Events as flat ids (the reference's `events`).
-pub fn flat_events(spec: &antiphon::tokens::VocabSpec, events: &[Event]) -> Vec<u32> {
+pub fn flat_events(spec: &antiphon_tokens::VocabSpec, events: &[Event]) -> Vec<u32> {
     let mut out = Vec::new();
-    antiphon::tokens::encode_into(spec, events, &mut out).unwrap();
+    antiphon_tokens::encode_into(spec, events, &mut out).unwrap();
     out.into_iter().map(|t| t.0).collect()
 }
 

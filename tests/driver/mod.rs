@@ -5,12 +5,11 @@
 //! ONNX Runtime.
 #![allow(dead_code)] // Each test binary uses a different part of the driver.
 
-use antiphon::engine::responder::Responder;
-use antiphon::engine::{Policy, WorkerContext};
-use antiphon::messages::{CapturedNote, PlannedNote, Status, ToAudio, ToWorker};
 use antiphon::params::{AntiphonParams, Mode};
+use antiphon_core::messages::{CapturedNote, PlannedNote, Status, ToAudio, ToWorker};
+use antiphon_engine::responder::Responder;
+use antiphon_engine::{Policy, WorkerContext};
 use nice_plug::params::InternalParamMut;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// How far the playhead moves between two looks of the worker at most, in beats.
@@ -96,12 +95,18 @@ pub struct Worker {
 impl Worker {
     /// `mode`, `bars` bars and seed `seed`, on the fixture model.
     pub fn new(mode: Mode, bars: i32, seed: i32) -> Self {
-        let status = Arc::new(Status::default());
-        status.playing.store(true, Ordering::Relaxed);
-        status.tempo_bpm.store(100.0, Ordering::Relaxed);
-        status.bar_start_beats.store(0.0, Ordering::Relaxed);
-        status.bar_len_beats.store(4.0, Ordering::Relaxed);
         let params = Arc::new(AntiphonParams::default());
+        // As the plugin does: the worker saves its answer where the project keeps it.
+        let status = Arc::new(Status {
+            last_answer: params.last_answer.clone(),
+            ..Status::default()
+        });
+        status.transport.update(|t| {
+            t.playing = true;
+            t.tempo_bpm = 100.0;
+            t.bar_start_beats = 0.0;
+            t.bar_len_beats = 4.0;
+        });
         set(&params.mode, mode);
         set(&params.bars, bars);
         set(&params.seed, seed);
@@ -120,7 +125,7 @@ impl Worker {
         ticks: Ticks,
         mut before_tick: impl FnMut(f64, &AntiphonParams),
     ) -> Vec<PlannedNote> {
-        let mut ctx = WorkerContext::new(self.params.clone(), self.status.clone());
+        let mut ctx = WorkerContext::new(self.params.settings(), self.status.clone());
         let mut responder = Responder::new();
         let mut messages = messages_of(melody).into_iter().peekable();
         let steps = (until / STEP_BEATS) as usize;
@@ -129,14 +134,16 @@ impl Worker {
             // As the worker thread does: note the playhead, drain the queue, tick. Meanwhile
             // the audio thread moves on, its later notes still in the queue.
             let now = step as f64 * STEP_BEATS;
-            self.status.playhead_beats.store(now, Ordering::Release);
+            self.status.transport.update(|t| t.playhead_beats = now);
+            ctx.settings = self.params.settings();
             ctx.mark_heard();
             while let Some((_, message)) = messages.next_if(|(at, _)| *at < now) {
                 responder.on_message(message, &mut ctx);
             }
             let later = (step + ticks.lag) as f64 * STEP_BEATS;
-            self.status.playhead_beats.store(later, Ordering::Release);
+            self.status.transport.update(|t| t.playhead_beats = later);
             before_tick(later, &self.params);
+            ctx.settings = self.params.settings();
             responder.on_tick(&mut ctx);
             // What the audio thread makes of the messages: a cancel drops what has not started.
             for message in ctx.pending().skip(seen) {

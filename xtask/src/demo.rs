@@ -26,6 +26,14 @@ pub fn run(args: Vec<String>) -> Result<()> {
             .map(|s| s.to_string())
             .collect(),
     )?;
+    // The command line is its own crate: the bundle does not build it.
+    let built = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["build", "--release", "-p", "antiphon-cli"])
+        .status()
+        .context("could not run cargo")?;
+    if !built.success() {
+        bail!("building the command line failed");
+    }
     let cli = Path::new("target/release/antiphon");
     if !cli.is_file() {
         bail!("{} was not built", cli.display());

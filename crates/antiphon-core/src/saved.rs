@@ -1,0 +1,33 @@
+//! The answer saved with a project, so reopening it plays the same answer.
+
+use serde::{Deserialize, Serialize};
+
+/// A note as saved with the project, in song beats.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SavedNote {
+    /// Song position of the note-on, in quarter notes.
+    pub onset_beats: f64,
+    /// Length in quarter notes.
+    pub duration_beats: f64,
+    /// MIDI key.
+    pub key: u8,
+    /// Velocity 1–127.
+    pub velocity: u8,
+    /// General MIDI program (128 for drums).
+    pub program: u8,
+}
+
+/// What Antiphon last played and what it heard, saved with the project.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SavedAnswer {
+    /// `continue` or `accompany`; empty when nothing was answered yet.
+    pub mode: String,
+    /// Where the heard phrase or recorded window starts, in song beats.
+    pub window_start_beats: f64,
+    /// Length of the recorded window (Accompany), in beats; 0 for Continue.
+    pub window_len_beats: f64,
+    /// What Antiphon heard.
+    pub heard: Vec<SavedNote>,
+    /// What it answered.
+    pub answer: Vec<SavedNote>,
+}

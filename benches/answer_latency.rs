@@ -12,7 +12,7 @@
 use antiphon::params::{AntiphonParams, Mode};
 use antiphon_core::messages::{Queues, Status};
 use antiphon_engine::default_model::default_model;
-use antiphon_engine::responder::Responder;
+use antiphon_engine::policy::Responder;
 use antiphon_engine::Worker;
 use antiphon_realtime::{AudioSide, HostTransport};
 use nice_plug::params::InternalParamMut;

@@ -11,8 +11,8 @@ pub mod editor;
 pub mod params;
 
 use antiphon_core::messages::{Queues, Status};
-use antiphon_engine::echo::EchoGenerator;
-use antiphon_engine::responder::Responder;
+use antiphon_engine::policy::echo::EchoGenerator;
+use antiphon_engine::policy::Responder;
 use antiphon_engine::{Policy, Worker};
 use antiphon_realtime::scheduler::NoteOut;
 use antiphon_realtime::{AudioSide, HostTransport};

@@ -10,7 +10,7 @@
 
 use antiphon::params::AntiphonParams;
 use antiphon_core::messages::{Queues, Status};
-use antiphon_engine::echo::EchoGenerator;
+use antiphon_engine::policy::echo::EchoGenerator;
 use antiphon_engine::Worker;
 use antiphon_realtime::scheduler::NoteOut;
 use antiphon_realtime::{AudioSide, HostTransport};
@@ -104,7 +104,7 @@ fn audio_path_is_realtime_safe_with_the_model_answering() {
     if std::env::var_os(CONTROL_ENV).is_some() {
         return;
     }
-    use antiphon_engine::responder::Responder;
+    use antiphon_engine::policy::Responder;
     let fixture =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-beats");
     let queues = Queues::new();

@@ -94,10 +94,10 @@ pub fn export_answer(
     let mut notes: Vec<Note> = saved
         .answer
         .iter()
-        .map(antiphon_engine::saved::unsaved)
+        .map(antiphon_engine::policy::unsaved)
         .collect();
     if with_heard {
-        notes.extend(saved.heard.iter().map(antiphon_engine::saved::unsaved));
+        notes.extend(saved.heard.iter().map(antiphon_engine::policy::unsaved));
     }
     // The file starts at the bar where what was heard began.
     let start = notes

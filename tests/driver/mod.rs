@@ -7,7 +7,7 @@
 
 use antiphon::params::{AntiphonParams, Mode};
 use antiphon_core::messages::{CapturedNote, PlannedNote, Status, ToAudio, ToWorker};
-use antiphon_engine::responder::Responder;
+use antiphon_engine::policy::Responder;
 use antiphon_engine::{Policy, WorkerContext};
 use nice_plug::params::InternalParamMut;
 use std::sync::Arc;

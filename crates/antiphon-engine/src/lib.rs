@@ -2,15 +2,13 @@
 //! never blocks on a queue the audio thread feeds.
 
 pub mod default_model;
-pub mod echo;
 pub mod fake;
 pub mod generate;
 pub mod model;
 pub mod onnx;
-pub mod responder;
+pub mod policy;
 pub mod runtime;
 pub mod sampling;
-pub mod saved;
 pub mod settings;
 pub mod steering;
 pub mod tasks;

@@ -11,6 +11,7 @@ use super::midi::{self, CompoundNote, MidiError, MidiInfo, NoteReader, NoteSourc
 use super::notes::{self, Note, NotesError};
 #[cfg(feature = "training")]
 use super::packing::{self, AugmentConfig, PackConfig, PackError, PreparedFile};
+#[cfg(feature = "training")]
 use super::rng::SplitMix64;
 use super::vocab::VocabSpec;
 use super::writer::{self, ProductMidi, WriteError, WriteOptions};

@@ -6,7 +6,7 @@
 //! note still held. The echo keeps every note's place in its bar and starts one bar after that
 //! bar line: a phrase played in bar 1 and ended at bar line 2 comes back in bar 3.
 
-use super::worker::{Policy, WorkerContext};
+use crate::worker::{Policy, WorkerContext};
 use antiphon_core::messages::{CapturedNote, PlannedNote, ToWorker};
 use antiphon_core::time::{next_bar_line, EPSILON_BEATS};
 use std::sync::atomic::Ordering;

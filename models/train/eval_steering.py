@@ -477,7 +477,7 @@ def main() -> int:
             ap.error(f"--sets: unknown set(s) {', '.join(missing)}")
         sets = {n: sets[n] for n in wanted}
     if not args.binary.exists():
-        sys.exit(f"eval_steering: no binary at {args.binary} (cargo build --release --bin antiphon)")
+        sys.exit(f"eval_steering: no binary at {args.binary} (cargo build --release -p antiphon-cli)")
     check_flags(args.binary, args.task, sets)
     # run a copy: a rebuild during the run must not mix two binaries in one table
     digest = hashlib.sha256(args.binary.read_bytes()).hexdigest()

@@ -11,7 +11,7 @@ piece is one MIDI file (type 1, 480 ticks per quarter, on the 12-per-quarter gri
 - track 0: conductor (name, tempo, time signature, key signature);
 - track 1: the **melody**, GM program 68 (oboe, `--melody-program`): the program the plugin
   gives a captured melody, and a voice-like program (52-54, 64-79), so `antiphon tokenize
-  --accompany-share` takes this track as the melody (`src/tokens/parts.rs`: the first track
+  --accompany-share` takes this track as the melody (`crates/antiphon-tokens/src/parts.rs`: the first track
   whose first note has a voice-like program) and every other track as the answer;
 - track 2: the **bass** (GM bass 32-34 or piano left hand), below E3 (MIDI 52);
 - track 3: the **chords / pattern** (piano, electric piano, guitar, harp, strings, organ,

@@ -59,7 +59,7 @@ KK_MINOR = [6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.
 # ---------------------------------------------------------------- MIDI in and out
 
 def q(tick: int, tpq: int) -> int:
-    """MIDI tick -> vocabulary tick, nearest, ties up (src/tokens/midi.rs quantize_tick)."""
+    """MIDI tick -> vocabulary tick, nearest, ties up (crates/antiphon-tokens/src/midi.rs quantize_tick)."""
     return (tick * TPQ * 2 + tpq) // (2 * tpq)
 
 
@@ -106,7 +106,7 @@ def read_midi(path: Path, vocab: dict):
 
 
 def melody_track(notes):
-    """src/tokens/parts.rs melody_track: first track whose first note is voice-like, else
+    """crates/antiphon-tokens/src/parts.rs melody_track: first track whose first note is voice-like, else
     first whose first note is program 40; needs notes on two tracks."""
     firsts = {}
     for n in notes:

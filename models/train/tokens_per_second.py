@@ -3,7 +3,7 @@
     antiphon tokenize work/split/test --vocab amt -o work/tok/test-amt.bin
     python tokens_per_second.py work/tok/test-amt.json
 
-Reads the index `antiphon tokenize` wrote (src/tokens/FORMAT.md) and the MIDI files it lists,
+Reads the index `antiphon tokenize` wrote (crates/antiphon-tokens/src/FORMAT.md) and the MIDI files it lists,
 and prints JSON: the accepted files' length in seconds (mido, at each file's own tempo map),
 their notes, 3 tokens per note per second (the AMT scheme: time, duration, note), the same
 for the packed token stream (REST tokens and separators included), and the median, 90th

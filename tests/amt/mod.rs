@@ -12,7 +12,7 @@ use serde_json::Value;
 pub fn conformance_dir() -> PathBuf {
     let dir = match std::env::var_os("AMT_CONFORMANCE_DIR") {
         Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/amt/conformance"),
+        None => repo_root().join("../shared/amt/conformance"),
     };
     assert!(
         dir.join("expected").is_dir(),
@@ -20,6 +20,16 @@ pub fn conformance_dir() -> PathBuf {
         dir.display()
     );
     dir
+}
+
+/// The repository's root: the nearest folder above the testing crate with a `Cargo.lock` (the
+/// root crate's tests and other crates' tests share this module).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|dir| dir.join("Cargo.lock").is_file())
+        .expect("the workspace root")
+        .to_path_buf()
 }
 
 /// Files in `sub` with extension `ext`, sorted by name.

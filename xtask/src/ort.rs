@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The version the engine is built for (see `src/engine/runtime.rs`).
+/// The version the engine is built for (see `crates/antiphon-engine/src/runtime.rs`).
 pub const ORT_VERSION: &str = "1.31.1";
 /// The library's file name inside the wheel.
 pub const ORT_LIBRARY_NAME: &str = "libonnxruntime.so.1.31.1";

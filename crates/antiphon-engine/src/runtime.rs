@@ -122,8 +122,9 @@ pub fn xtask_cache_dir() -> PathBuf {
     } else {
         "cpu"
     };
+    // The workspace's target folder, two levels above this crate.
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target")
+        .join("../../target")
         .join("ort")
         .join(flavour)
 }

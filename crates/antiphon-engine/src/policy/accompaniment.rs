@@ -136,11 +136,12 @@ impl Accompaniment {
             bar_len: transport.bar_len_beats.max(0.25),
             tempo_bpm: transport.tempo_bpm,
         };
-        let mut start = clock.bar_line_at_or_before(onset_beats + 1e-6);
+        let mut start = clock.bar_line_at_or_before(onset_beats + EPSILON_BEATS);
         let mut len = ctx.settings.bars as f64 * clock.bar_len;
         // The saved window, if this one is it, or if the host loops over it and plays in it.
         let saved = self.saved.take().filter(|s| {
-            let same = (s.start - start).abs() < 1e-6 && (s.len - len).abs() < 1e-6;
+            let same =
+                (s.start - start).abs() < EPSILON_BEATS && (s.len - len).abs() < EPSILON_BEATS;
             same || s.is_looped_at(status, onset_beats)
         });
         if let Some(s) = &saved {
@@ -241,7 +242,7 @@ impl Accompaniment {
         if let Some(ended) = self.ended.take() {
             // The pass that ended: finish its answer (its last part plays in the pass that has
             // just begun), then it becomes the answer playing now.
-            while self.next_until < window.len - 1e-6 {
+            while self.next_until < window.len - EPSILON_BEATS {
                 let target = (self.next_until + clock.bar_len).min(window.len);
                 let heard = ended_by(&ended, (target + gen.delta_beats()).min(window.len));
                 self.extend_next(ctx, gen, &heard, target, Placement::ThisPass);
@@ -274,7 +275,7 @@ impl Accompaniment {
         // One bar at a time, each hearing the notes that ended by `delta` past it (as the
         // last bars do once the pass has ended), so the answer does not depend on how often
         // or how late the worker ticks.
-        while target >= self.next_until + clock.bar_len - 1e-6 {
+        while target >= self.next_until + clock.bar_len - EPSILON_BEATS {
             let melody: Vec<Note> = self
                 .melody
                 .iter()
@@ -302,7 +303,7 @@ impl Accompaniment {
         placement: Placement,
     ) {
         let Some(window) = self.window else { return };
-        if target <= self.next_until + 1e-6 {
+        if target <= self.next_until + EPSILON_BEATS {
             return;
         }
         let from = self.next_until;
@@ -341,7 +342,9 @@ impl Accompaniment {
             let copied: Vec<Note> = self
                 .current
                 .iter()
-                .filter(|n| n.onset_beats >= from - 1e-6 && n.onset_beats < target - 1e-6)
+                .filter(|n| {
+                    n.onset_beats >= from - EPSILON_BEATS && n.onset_beats < target - EPSILON_BEATS
+                })
                 .copied()
                 .collect();
             for note in &copied {
@@ -359,7 +362,7 @@ impl Accompaniment {
                 true
             };
             let writer = match &mut self.writer {
-                Some(writer) if (writer.written_until() - from).abs() < 1e-6 => writer,
+                Some(writer) if (writer.written_until() - from).abs() < EPSILON_BEATS => writer,
                 _ => self.writer.insert(tasks::PartWriter::accompaniment(
                     gen.spec,
                     melody,
@@ -437,7 +440,7 @@ enum Placement {
 fn ended_by(melody: &[Note], until: f64) -> Vec<Note> {
     melody
         .iter()
-        .filter(|n| n.onset_beats + n.duration_beats <= until + 1e-6)
+        .filter(|n| n.onset_beats + n.duration_beats <= until + EPSILON_BEATS)
         .copied()
         .collect()
 }

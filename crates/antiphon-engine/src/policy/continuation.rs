@@ -40,7 +40,7 @@ impl Continuation {
                 ..
             } => {
                 if let Some(from) = self.answer_from.take() {
-                    if onset_beats < from - 1e-6 {
+                    if onset_beats < from - EPSILON_BEATS {
                         // The phrase goes on: the answer was premature.
                         ctx.cancel_planned();
                     } else {
@@ -139,7 +139,7 @@ impl Continuation {
         let mut first_note_ms = None;
         let mut interrupted = false;
         let mut sink = |note: &Note| -> bool {
-            if ctx.check_audio(|m| matches!(m, ToWorker::NoteStarted { onset_beats, .. } if *onset_beats < from - 1e-6)) {
+            if ctx.check_audio(|m| matches!(m, ToWorker::NoteStarted { onset_beats, .. } if *onset_beats < from - EPSILON_BEATS)) {
                 interrupted = true;
                 return false;
             }

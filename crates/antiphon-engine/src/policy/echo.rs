@@ -6,6 +6,7 @@
 //! note still held. The echo keeps every note's place in its bar and starts one bar after that
 //! bar line: a phrase played in bar 1 and ended at bar line 2 comes back in bar 3.
 
+use super::PHRASE_END_SILENCE_BEATS;
 use crate::worker::{Policy, WorkerContext};
 use antiphon_core::messages::{CapturedNote, PlannedNote, ToWorker};
 use antiphon_core::time::{next_bar_line, EPSILON_BEATS};
@@ -13,8 +14,6 @@ use std::sync::atomic::Ordering;
 
 /// Semitones added to every echoed note.
 const TRANSPOSE_SEMITONES: u8 = 12;
-/// Silence after the last note-on that ends a phrase, in quarter notes (DESIGN §2).
-const PHRASE_END_SILENCE_BEATS: f64 = 1.0;
 
 /// Echoes phrases an octave up, one bar after they end.
 #[derive(Debug, Default)]

@@ -32,7 +32,7 @@ use accompaniment::Accompaniment;
 use antiphon_core::messages::{CapturedNote, Phase, PlannedNote, ToWorker};
 use antiphon_core::saved::SavedAnswer;
 use antiphon_core::settings::{Instrument, Mode};
-use antiphon_core::time::next_bar_line;
+use antiphon_core::time::{next_bar_line, EPSILON_BEATS};
 use antiphon_tokens::notes::ticks_per_beat;
 use antiphon_tokens::{GmInstrument, Note, VocabSpec};
 use continuation::Continuation;
@@ -386,7 +386,7 @@ impl Clock {
 
     fn bar_line_at_or_before(&self, beats: f64) -> f64 {
         let next = self.bar_line_at_or_after(beats);
-        if next > beats + 1e-6 {
+        if next > beats + EPSILON_BEATS {
             next - self.bar_len
         } else {
             next

@@ -17,7 +17,10 @@ pub(super) struct SavedPass {
 pub(super) fn loops_over(status: &Status, start: f64, len: f64) -> bool {
     let transport = status.transport.read();
     let (ls, le) = (transport.loop_start_beats, transport.loop_end_beats);
-    transport.loop_active && ls <= start + 1e-6 && le >= start + len - 1e-6 && le > ls
+    transport.loop_active
+        && ls <= start + EPSILON_BEATS
+        && le >= start + len - EPSILON_BEATS
+        && le > ls
 }
 
 impl SavedPass {

@@ -17,7 +17,7 @@ const SOUNDFONTS: &[&str] = &[
     "/usr/share/sounds/sf2/default-GM.sf2",
 ];
 
-pub fn run(args: Vec<String>) -> Result<()> {
+pub fn run(seed: u64) -> Result<()> {
     nice_plug_xtask::chdir_workspace_root()?;
     crate::ort::fetch(crate::ort::Flavour::Cpu)?;
     crate::bundle(
@@ -39,12 +39,7 @@ pub fn run(args: Vec<String>) -> Result<()> {
         bail!("{} was not built", cli.display());
     }
     std::fs::create_dir_all(OUT_DIR)?;
-    let seed = args
-        .iter()
-        .position(|a| a == "--seed")
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| "1".to_string());
+    let seed = seed.to_string();
 
     let runs: [(&str, &str, Vec<&str>); 2] = [
         ("accompany", "accompaniment", vec!["--melody-track", "1"]),

@@ -4,8 +4,8 @@
 //!   writing `target/bundled/Antiphon.clap` and `target/bundled/Antiphon.vst3`, then the ONNX
 //!   Runtime library beside the plugin binary in both.
 //! - `cargo xtask ort [--cuda]`: fetch the ONNX Runtime library from PyPI (see `ort.rs`).
-//! - `cargo xtask demo`: build everything and answer the example song (see `demo.rs`).
-//! - `cargo xtask test`: the whole test suite as CI runs it (see `test.rs`).
+//! - `cargo xtask demo [--seed N]`: build everything and answer the example song (see `demo.rs`).
+//! - `cargo xtask test [ARGS]`: the whole test suite as CI runs it (see `test.rs`).
 //! - anything else: passed on to nice-plug-xtask.
 
 mod demo;
@@ -13,16 +13,68 @@ mod ort;
 mod test;
 
 use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
 use std::path::Path;
+
+/// The project's chores; other subcommands go to nice-plug-xtask.
+#[derive(Parser, Debug)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    after_help = "Other subcommands (bundle-universal, …) go to nice-plug-xtask."
+)]
+struct Cli {
+    /// What to do; none prints nice-plug-xtask's usage.
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// The xtask's own subcommands.
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Every check CI runs, in order; extra arguments go to the first `cargo test`.
+    #[command(disable_help_flag = true)]
+    Test {
+        /// Passed to `cargo test --workspace --features rt-alloc-check` as given.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        cargo_test_args: Vec<String>,
+    },
+    /// Build and bundle everything, then answer the example song.
+    Demo {
+        /// Seed of both answers.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Fetch the ONNX Runtime library from PyPI into target/ort/.
+    Ort {
+        /// The CUDA build (`onnxruntime-gpu`) instead of the CPU one.
+        #[arg(long)]
+        cuda: bool,
+    },
+    /// nice-plug-xtask's bundler (e.g. `bundle antiphon --release [--features cuda]`), then
+    /// ONNX Runtime beside the plugin in both bundles.
+    #[command(disable_help_flag = true)]
+    Bundle {
+        /// Passed to nice-plug-xtask's `bundle` as given.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        bundler_args: Vec<String>,
+    },
+    /// Any other subcommand of nice-plug-xtask (e.g. `bundle-universal`).
+    #[command(external_subcommand)]
+    Other(Vec<String>),
+}
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("test") => test::run(args[1..].to_vec()),
-        Some("demo") => demo::run(args[1..].to_vec()),
-        Some("ort") => ort::run(args[1..].to_vec()),
-        Some("bundle") => bundle(args),
-        _ => nice_plug_xtask::main_with_args("cargo xtask", args),
+    // clap drops a leading `--` (`cargo xtask test -- --nocapture`), which `cargo test` needs:
+    // the pass-through subcommands hand on the arguments as given, not as parsed.
+    match Cli::parse().command {
+        Some(Command::Test { .. }) => test::run(args[1..].to_vec()),
+        Some(Command::Demo { seed }) => demo::run(seed),
+        Some(Command::Ort { cuda }) => ort::run(cuda),
+        Some(Command::Bundle { .. }) => bundle(args),
+        Some(Command::Other(args)) => nice_plug_xtask::main_with_args("cargo xtask", args),
+        None => nice_plug_xtask::main_with_args("cargo xtask", args),
     }
 }
 

@@ -1,10 +1,13 @@
 //! `cargo xtask ort [--cuda]`: fetches ONNX Runtime's shared library from its PyPI wheel.
 //!
-//! The wheel is downloaded with pip (no install, no virtual environment) and the libraries in
-//! its `onnxruntime/capi/` folder are extracted to `target/ort/cpu/` (or `target/ort/cuda/`
-//! from `onnxruntime-gpu`), where the engine looks for them.
+//! The wheel is downloaded with pip (no install, no virtual environment); the libraries in its
+//! `onnxruntime/capi/` folder are read out of it (the `zip` crate) into `target/ort/cpu/` (or
+//! `target/ort/cuda/` from `onnxruntime-gpu`), where the engine looks for them, and the CPU
+//! library's SHA-256 is checked (the `sha2` crate).
 
 use anyhow::{bail, Context, Result};
+use sha2::{Digest, Sha256};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -41,13 +44,9 @@ impl Flavour {
 }
 
 /// `cargo xtask ort [--cuda]`.
-pub fn run(args: Vec<String>) -> Result<()> {
+pub fn run(cuda: bool) -> Result<()> {
     nice_plug_xtask::chdir_workspace_root()?;
-    let flavour = if args.iter().any(|a| a == "--cuda") {
-        Flavour::Cuda
-    } else {
-        Flavour::Cpu
-    };
+    let flavour = if cuda { Flavour::Cuda } else { Flavour::Cpu };
     let library = fetch(flavour)?;
     println!("{}", library.display());
     Ok(())
@@ -116,20 +115,8 @@ pub fn fetch(flavour: Flavour) -> Result<PathBuf> {
         })
         .with_context(|| format!("no {prefix}*.whl in {}", wheels.display()))?;
     std::fs::create_dir_all(&dir)?;
-    // A wheel is a zip file; Python (already needed for pip) unpacks the libraries.
-    let status = Command::new("python3")
-        .args([
-            "-c",
-            "import sys, zipfile, os\n\
-             z = zipfile.ZipFile(sys.argv[1])\n\
-             for n in z.namelist():\n\
-             \x20   if n.startswith('onnxruntime/capi/libonnxruntime') and '.so' in n:\n\
-             \x20       open(os.path.join(sys.argv[2], os.path.basename(n)), 'wb').write(z.read(n))\n",
-        ])
-        .arg(&wheel)
-        .arg(&dir)
-        .status()?;
-    if !status.success() || !library.is_file() {
+    extract_libraries(&wheel, &dir)?;
+    if !library.is_file() {
         bail!("{} holds no {ORT_LIBRARY_NAME}", wheel.display());
     }
     if !checksum_ok(flavour, &library)? {
@@ -158,11 +145,40 @@ pub fn libraries(flavour: Flavour) -> Result<Vec<PathBuf>> {
     Ok(libs)
 }
 
+/// Writes the wheel's `onnxruntime/capi/libonnxruntime*.so*` members into `dir`, by base name.
+fn extract_libraries(wheel: &Path, dir: &Path) -> Result<()> {
+    let file = File::open(wheel).with_context(|| format!("could not open {}", wheel.display()))?;
+    let mut archive = zip::ZipArchive::new(file)
+        .with_context(|| format!("{} is not a zip file", wheel.display()))?;
+    // Names are read from the central directory; only the members wanted are decompressed.
+    let mut members = Vec::new();
+    for name in archive.file_names() {
+        let name = name?;
+        if name.starts_with("onnxruntime/capi/libonnxruntime") && name.contains(".so") {
+            members.push(name.into_owned());
+        }
+    }
+    for name in members {
+        let mut member = archive.by_name(&name)?;
+        let base = Path::new(&name).file_name().context("member name")?;
+        let to = dir.join(base);
+        let mut out =
+            File::create(&to).with_context(|| format!("could not create {}", to.display()))?;
+        std::io::copy(&mut member, &mut out)
+            .with_context(|| format!("could not unpack {name} to {}", to.display()))?;
+    }
+    Ok(())
+}
+
 fn checksum_ok(flavour: Flavour, library: &Path) -> Result<bool> {
     if flavour != Flavour::Cpu {
         return Ok(true);
     }
-    let output = Command::new("sha256sum").arg(library).output()?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    Ok(text.split_whitespace().next() == Some(CPU_LIBRARY_SHA256))
+    let bytes =
+        std::fs::read(library).with_context(|| format!("could not read {}", library.display()))?;
+    let hex: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(hex == CPU_LIBRARY_SHA256)
 }

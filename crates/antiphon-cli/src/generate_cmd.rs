@@ -86,8 +86,8 @@ pub struct CommonArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Instrument family for the answer (auto, piano, strings, …, drums) or a GM program 0–127.
-    #[arg(long)]
-    instrument: Option<String>,
+    #[arg(long, value_parser = parse_instrument)]
+    instrument: Option<InstrumentArg>,
     /// Write only the generated notes, not the input around them.
     #[arg(long)]
     only_new: bool,
@@ -301,7 +301,7 @@ fn settings(common: &CommonArgs, piece: &Piece, spec: &VocabSpec) -> Result<Task
             top_p: common.top_p,
         },
         seed,
-        instruments: instrument_codes(common.instrument.as_deref(), spec)?,
+        instruments: instrument_codes(common.instrument, spec),
         tempo_bpm: piece.tempo_bpm,
         velocity: piece.velocity,
         max_new_notes: 8192,
@@ -310,41 +310,47 @@ fn settings(common: &CommonArgs, piece: &Piece, spec: &VocabSpec) -> Result<Task
     })
 }
 
-/// `--instrument`: a family name, `drums`, `auto`, or a GM program number.
-fn instrument_codes(name: Option<&str>, spec: &VocabSpec) -> Result<Option<Vec<u32>>, Failure> {
-    let Some(name) = name else { return Ok(None) };
-    let name = name.trim().to_ascii_lowercase();
-    if let Ok(program) = name.parse::<u8>() {
-        if program > 127 {
-            return Err(Failure::new(2, "--instrument: GM programs are 0–127"));
-        }
-        return Ok(Some(vec![spec.instrument_of_program(program)]));
+/// What `--instrument` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InstrumentArg {
+    /// A family, `auto` or `drums`.
+    Family(Instrument),
+    /// One General MIDI program, 0–127.
+    Program(u8),
+}
+
+/// Reads `--instrument`: an id of [`Instrument::IDS`] in any case, with hyphens, underscores or
+/// spaces between words (`synth-lead`, `synth_lead`, `Synth lead`), or a GM program 0–127.
+fn parse_instrument(s: &str) -> Result<InstrumentArg, String> {
+    let name = s.trim().to_ascii_lowercase();
+    if let Ok(number) = name.parse::<i64>() {
+        return u8::try_from(number)
+            .ok()
+            .filter(|&program| program <= 127)
+            .map(InstrumentArg::Program)
+            .ok_or_else(|| "GM programs are 0–127".to_string());
     }
-    let family = [
-        ("auto", Instrument::Auto),
-        ("piano", Instrument::Piano),
-        ("chromatic-percussion", Instrument::ChromaticPercussion),
-        ("organ", Instrument::Organ),
-        ("guitar", Instrument::Guitar),
-        ("bass", Instrument::Bass),
-        ("strings", Instrument::Strings),
-        ("ensemble", Instrument::Ensemble),
-        ("brass", Instrument::Brass),
-        ("reed", Instrument::Reed),
-        ("pipe", Instrument::Pipe),
-        ("synth-lead", Instrument::SynthLead),
-        ("synth-pad", Instrument::SynthPad),
-        ("synth-effects", Instrument::SynthEffects),
-        ("ethnic", Instrument::Ethnic),
-        ("percussive", Instrument::Percussive),
-        ("sound-effects", Instrument::SoundEffects),
-        ("drums", Instrument::Drums),
-    ]
-    .into_iter()
-    .find(|(n, _)| *n == name.replace([' ', '_'], "-"))
-    .map(|(_, f)| f)
-    .ok_or_else(|| Failure::new(2, format!("--instrument: unknown instrument `{name}`")))?;
-    Ok(match (family, family.programs()) {
+    Instrument::from_id(&name.replace([' ', '-'], "_"))
+        .map(InstrumentArg::Family)
+        .ok_or_else(|| {
+            let names: Vec<String> = Instrument::IDS
+                .iter()
+                .map(|id| id.replace('_', "-"))
+                .collect();
+            format!(
+                "unknown instrument `{name}`: one of {}, or a GM program 0–127",
+                names.join(", ")
+            )
+        })
+}
+
+/// The vocabulary's instrument codes `--instrument` allows, or `None` for any.
+fn instrument_codes(arg: Option<InstrumentArg>, spec: &VocabSpec) -> Option<Vec<u32>> {
+    let family = match arg? {
+        InstrumentArg::Program(program) => return Some(vec![spec.instrument_of_program(program)]),
+        InstrumentArg::Family(family) => family,
+    };
+    match (family, family.programs()) {
         (Instrument::Auto, _) => None,
         (Instrument::Drums, _) => Some(vec![spec.drum_instrument()]),
         (_, Some(programs)) => {
@@ -353,7 +359,7 @@ fn instrument_codes(name: Option<&str>, spec: &VocabSpec) -> Result<Option<Vec<u
             Some(codes)
         }
         (_, None) => None,
-    })
+    }
 }
 
 fn write_output(
@@ -711,4 +717,37 @@ fn run_bench(a: BenchArgs) -> Result<(), Failure> {
     });
     println!("{}", serde_json::to_string_pretty(&report).expect("JSON"));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_instrument, InstrumentArg};
+    use antiphon_core::settings::Instrument;
+
+    #[test]
+    fn instrument_accepts_every_id_with_hyphens_underscores_or_spaces() {
+        for (&id, kind) in Instrument::IDS.iter().zip(Instrument::ALL) {
+            for spelling in [id.to_string(), id.replace('_', "-"), id.replace('_', " ")] {
+                assert_eq!(parse_instrument(&spelling), Ok(InstrumentArg::Family(kind)));
+            }
+        }
+        for spelling in [
+            "chromatic-percussion",
+            "Synth Lead",
+            " SOUND-EFFECTS ",
+            "drums",
+        ] {
+            assert!(parse_instrument(spelling).is_ok(), "{spelling}");
+        }
+    }
+
+    #[test]
+    fn instrument_accepts_gm_programs_0_to_127_only() {
+        assert_eq!(parse_instrument("0"), Ok(InstrumentArg::Program(0)));
+        assert_eq!(parse_instrument("127"), Ok(InstrumentArg::Program(127)));
+        assert!(parse_instrument("128").is_err());
+        assert!(parse_instrument("300").is_err());
+        assert!(parse_instrument("-1").is_err());
+        assert!(parse_instrument("kazoo").is_err());
+    }
 }

@@ -1,6 +1,7 @@
 //! Token subcommands: `tokens`, `tokenize`, `detokenize`, `vocab`.
 //!
-//! File I/O and threads live here; the conversions are `antiphon_tokens`, which is pure.
+//! File I/O and threads (a rayon pool) live here; the conversions are `antiphon_tokens`, which
+//! is pure.
 //!
 //! # Corpus format (`antiphon tokenize -o corpus.bin`)
 //!
@@ -29,9 +30,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use antiphon_tokens::events::{raw_to_triples, Triple};
 use antiphon_tokens::packing::{LinePacker, PreparedFile, LINE_TOKENS};
@@ -39,6 +38,7 @@ use antiphon_tokens::writer::{playback_events, write_events, write_reference, Wr
 use antiphon_tokens::{AugmentConfig, SplitMix64, TokenId, Tokenizer, VocabSpec};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
+use rayon::prelude::*;
 
 /// The token subcommands.
 #[derive(Subcommand, Debug)]
@@ -224,19 +224,18 @@ fn is_midi(p: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("mid") || e.eq_ignore_ascii_case("midi"))
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
-        let entry = entry?;
+/// The MIDI files under `dir`, in no particular order. Symbolic links to folders are not
+/// followed (a cycle would never end); links to files are read.
+fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(dir) {
+        let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
         let path = entry.path();
-        // Symbolic links to folders are not followed (a cycle would never end); links to
-        // files are read.
-        if entry.file_type()?.is_dir() {
-            walk(&path, out)?;
-        } else if is_midi(&path) && path.is_file() {
-            out.push(path);
+        if !entry.file_type().is_dir() && is_midi(path) && path.is_file() {
+            out.push(entry.into_path());
         }
     }
-    Ok(())
+    Ok(out)
 }
 
 /// Every MIDI file of the inputs: roots in argument order, files sorted within each root.
@@ -244,14 +243,14 @@ fn find_midi(inputs: &[PathBuf]) -> Result<Vec<Found>> {
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for root in inputs {
-        let mut paths = Vec::new();
-        if root.is_dir() {
-            walk(root, &mut paths)?;
+        let mut paths = if root.is_dir() {
+            walk(root)?
         } else if root.is_file() {
-            paths.push(root.clone());
+            vec![root.clone()]
         } else {
             bail!("{} is neither a folder nor a file", root.display());
-        }
+        };
+        // Whole paths in `Path` order: a folder's files come where its name sorts.
         paths.sort();
         for path in paths {
             if seen.insert(path.clone()) {
@@ -374,10 +373,24 @@ fn run_tokenize(a: TokenizeArgs) -> Result<()> {
         .progress_chars("=> "),
     );
 
-    let next = AtomicUsize::new(0);
-    let consumed = AtomicUsize::new(0);
-    let abort = AtomicBool::new(false);
-    // Workers may run this many files ahead of the packer; bounds memory when one file is slow.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .context("starting the worker threads")?;
+    let augment = AugmentConfig {
+        augment: a.augment,
+        transpose: a.transpose,
+        accompany_share: a.accompany_share,
+    };
+    // File `i` draws its augmentations from its own stream, whichever thread prepares it.
+    let prepare = |tok: &mut Tokenizer, i: usize| -> Result<PreparedFile, String> {
+        let bytes = std::fs::read(&files[i].path).map_err(|e| e.to_string())?;
+        let mut rng = SplitMix64::for_item(a.seed, i as u64);
+        tok.prepare_training_with(&bytes, &augment, &mut rng)
+            .map_err(|e| e.to_string())
+    };
+    // Files are prepared a window at a time, in parallel, and packed in input order; the window
+    // bounds the memory held by prepared files.
     let window = 64 * jobs;
     let mut packer = LinePacker::new(spec.clone());
     let mut records: Vec<FileRecord> = Vec::with_capacity(files.len());
@@ -386,92 +399,55 @@ fn run_tokenize(a: TokenizeArgs) -> Result<()> {
     let mut transposed_sequences = 0u64;
     let mut write_error: Option<std::io::Error> = None;
 
-    std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::sync_channel::<(usize, Result<PreparedFile, String>)>(4 * jobs);
-        for _ in 0..jobs {
-            let tx = tx.clone();
-            let (files, spec, next, consumed, abort) = (&files, &spec, &next, &consumed, &abort);
-            let seed = a.seed;
-            let augment = AugmentConfig {
-                augment: a.augment,
-                transpose: a.transpose,
-                accompany_share: a.accompany_share,
-            };
-            scope.spawn(move || {
-                let mut tok = Tokenizer::new(spec.clone());
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= files.len() {
-                        break;
-                    }
-                    while i >= consumed.load(Ordering::Acquire) + window {
-                        if abort.load(Ordering::Relaxed) {
-                            return;
-                        }
-                        std::thread::sleep(Duration::from_millis(1));
-                    }
-                    let result = std::fs::read(&files[i].path)
-                        .map_err(|e| e.to_string())
-                        .and_then(|bytes| {
-                            let mut rng = SplitMix64::for_item(seed, i as u64);
-                            tok.prepare_training_with(&bytes, &augment, &mut rng)
-                                .map_err(|e| e.to_string())
-                        });
-                    if tx.send((i, result)).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-        drop(tx);
-
-        let mut pending = BTreeMap::new();
-        for (i, result) in rx {
-            pending.insert(i, result);
-            while let Some(result) = pending.remove(&records.len()) {
-                let record = match result {
-                    Err(e) => FileRecord {
-                        status: "error",
-                        events: 0,
-                        range: None,
-                        error: Some(e),
-                    },
-                    Ok(file) => {
-                        total_notes += file.num_events as u64;
-                        let mut range: Option<(u64, u64)> = None;
-                        for s in &file.sequences {
-                            accompaniment_sequences += s.accompaniment as u64;
-                            transposed_sequences += (s.transpose_semitones != 0) as u64;
-                            let r = packer.push(s.flag, &s.tokens, |line| {
-                                if write_error.is_none() {
-                                    if let Err(e) = sink.write(line) {
-                                        write_error = Some(e);
-                                    }
+    for first in (0..files.len()).step_by(window) {
+        let indices = first..(first + window).min(files.len());
+        let prepared: Vec<Result<PreparedFile, String>> = pool.install(|| {
+            indices
+                .into_par_iter()
+                .map_init(|| Tokenizer::new(spec.clone()), prepare)
+                .collect()
+        });
+        for result in prepared {
+            let record = match result {
+                Err(e) => FileRecord {
+                    status: "error",
+                    events: 0,
+                    range: None,
+                    error: Some(e),
+                },
+                Ok(file) => {
+                    total_notes += file.num_events as u64;
+                    let mut range: Option<(u64, u64)> = None;
+                    for s in &file.sequences {
+                        accompaniment_sequences += s.accompaniment as u64;
+                        transposed_sequences += (s.transpose_semitones != 0) as u64;
+                        let r = packer.push(s.flag, &s.tokens, |line| {
+                            if write_error.is_none() {
+                                if let Err(e) = sink.write(line) {
+                                    write_error = Some(e);
                                 }
-                            });
-                            range = Some(range.map_or(r, |(start, _)| (start, r.1)));
-                        }
-                        FileRecord {
-                            status: file.status.name(),
-                            events: file.num_events,
-                            range,
-                            error: None,
-                        }
+                            }
+                        });
+                        range = Some(range.map_or(r, |(start, _)| (start, r.1)));
                     }
-                };
-                records.push(record);
-                consumed.store(records.len(), Ordering::Release);
-                bar.inc(1);
-                if records.len().is_multiple_of(64) {
-                    bar.set_message(format!("{} lines", packer.stats().lines));
+                    FileRecord {
+                        status: file.status.name(),
+                        events: file.num_events,
+                        range,
+                        error: None,
+                    }
                 }
-            }
-            if write_error.is_some() {
-                abort.store(true, Ordering::Relaxed);
-                break;
+            };
+            records.push(record);
+            bar.inc(1);
+            if records.len().is_multiple_of(64) {
+                bar.set_message(format!("{} lines", packer.stats().lines));
             }
         }
-    });
+        if write_error.is_some() {
+            break;
+        }
+    }
     bar.finish_and_clear();
     if let Some(e) = write_error {
         return Err(e).with_context(|| format!("writing {}", a.output.display()));

@@ -11,6 +11,7 @@
 
 use antiphon::params::{AntiphonParams, Mode};
 use antiphon_core::messages::{Queues, Status};
+use antiphon_core::note::{Channel, Key, Velocity};
 use antiphon_engine::default_model::default_model;
 use antiphon_engine::policy::Responder;
 use antiphon_engine::Worker;
@@ -81,9 +82,18 @@ fn main() {
                 let offset = ((at - pos) * spb).round();
                 if (0.0..BLOCK as f64).contains(&offset) {
                     if on {
-                        audio.note_on(offset as u32, key, 0, 0.8);
+                        audio.note_on(
+                            offset as u32,
+                            Key::saturating(key.into()),
+                            Channel::default(),
+                            Velocity::from_unit(0.8),
+                        );
                     } else {
-                        audio.note_off(offset as u32, key, 0);
+                        audio.note_off(
+                            offset as u32,
+                            Key::saturating(key.into()),
+                            Channel::default(),
+                        );
                     }
                 }
             }

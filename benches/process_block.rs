@@ -11,7 +11,8 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use antiphon_core::messages::{PlannedNote, Queues, Status, ToAudio};
+use antiphon_core::messages::{Queues, Status, ToAudio};
+use antiphon_core::note::{Channel, Key, Note, Velocity};
 use antiphon_realtime::{AudioSide, HostTransport};
 use common::{Blocks, Host, InputNote, Layout, Playback, Song};
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -33,12 +34,12 @@ fn audio_side(c: &mut Criterion) {
     let run_block = |audio: &mut AudioSide, pos: &mut f64| -> (Duration, usize) {
         for i in 0..8u8 {
             let onset = *pos + block_beats * (i as f64 + 0.5) / 16.0;
-            let note = PlannedNote {
+            let note = Note {
                 onset_beats: onset,
                 duration_beats: block_beats / 3.0,
-                key: 48 + i,
-                channel: 0,
-                velocity: 0.8,
+                key: Key::saturating(48 + i as i32),
+                channel: Channel::default(),
+                velocity: Velocity::from_unit(0.8),
             };
             queues.to_audio_tx.try_send(ToAudio::Play(note)).unwrap();
         }

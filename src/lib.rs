@@ -11,6 +11,7 @@ pub mod editor;
 pub mod params;
 
 use antiphon_core::messages::{Queues, Status};
+use antiphon_core::note as midi;
 use antiphon_engine::policy::echo::EchoGenerator;
 use antiphon_engine::policy::Responder;
 use antiphon_engine::{Policy, Worker};
@@ -167,7 +168,12 @@ impl Plugin for Antiphon {
                     key,
                     velocity,
                     ..
-                } => audio.note_on(timing, key_number(key), channel_number(channel), velocity),
+                } => audio.note_on(
+                    timing,
+                    key_number(key),
+                    channel_number(channel),
+                    midi::Velocity::from_unit(velocity),
+                ),
                 NoteEvent::NoteOff {
                     timing,
                     channel,
@@ -243,13 +249,13 @@ fn host_transport(t: &Transport) -> HostTransport {
 }
 
 #[inline]
-fn key_number(key: Key) -> u8 {
-    key.number().unwrap_or(0)
+fn key_number(key: Key) -> midi::Key {
+    midi::Key::saturating(key.number().map_or(0, i32::from))
 }
 
 #[inline]
-fn channel_number(channel: Channel) -> u8 {
-    channel.number().unwrap_or(0)
+fn channel_number(channel: Channel) -> midi::Channel {
+    midi::Channel::saturating(channel.number().map_or(0, i32::from))
 }
 
 /// Sends one generated event to the host; a full host buffer drops it and counts.
@@ -268,9 +274,9 @@ fn send_generated<P: Plugin>(
         } => NoteEvent::NoteOn {
             timing,
             voice_id: VoiceID::Wildcard,
-            channel: Channel::Number(channel),
-            key: Key::Number(key),
-            velocity,
+            channel: Channel::Number(channel.get()),
+            key: Key::Number(key.get()),
+            velocity: velocity.unit(),
         },
         NoteOut::Off {
             timing,
@@ -279,8 +285,8 @@ fn send_generated<P: Plugin>(
         } => NoteEvent::NoteOff {
             timing,
             voice_id: VoiceID::Wildcard,
-            channel: Channel::Number(channel),
-            key: Key::Number(key),
+            channel: Channel::Number(channel.get()),
+            key: Key::Number(key.get()),
             velocity: 0.0,
         },
     };

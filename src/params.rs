@@ -4,6 +4,7 @@
 //! The ranges and defaults come from `antiphon_core::settings`, which the command line reads
 //! too; the functions here turn them into nice-plug's ranges for the editor and the host.
 
+use antiphon_core::note::{Channel, Velocity};
 pub use antiphon_core::saved::{SavedAnswer, SavedNote};
 use antiphon_core::settings::{
     Bounds, BARS, DENSITY, HARMONY, KEY_LOCK, NOTE, OUT_CHANNEL, SEED, TEMPERATURE, TOP_P,
@@ -355,10 +356,10 @@ impl AntiphonParams {
             seed: SEED.clamp(self.seed.value()) as u32,
             velocity: match VELOCITY.clamp(self.velocity.value()) {
                 0 => None,
-                fixed => Some(fixed as u8),
+                fixed => Some(Velocity::saturating(fixed)),
             },
             instrument: self.instrument.value(),
-            out_channel: self.out_channel_index(),
+            out_channel: Channel::saturating(self.out_channel_index().into()),
             freeze: self.freeze.value(),
             regenerate_presses: self.regenerate_presses.load(Ordering::Relaxed),
             steering,

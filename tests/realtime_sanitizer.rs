@@ -10,6 +10,7 @@
 
 use antiphon::params::AntiphonParams;
 use antiphon_core::messages::{Queues, Status};
+use antiphon_core::note::{Channel, Key, Velocity};
 use antiphon_engine::policy::echo::EchoGenerator;
 use antiphon_engine::Worker;
 use antiphon_realtime::scheduler::NoteOut;
@@ -62,11 +63,11 @@ fn audio_path_is_realtime_safe_with_a_live_worker() {
         for (beat, key) in [(0.0, 60u8), (1.0, 64)] {
             let on = ((beat - pos) * spb).round();
             if (0.0..BLOCK as f64).contains(&on) {
-                audio.note_on(on as u32, key, 0, 0.8);
+                audio.note_on(on as u32, k(key), ch0(), v(0.8));
             }
             let off = ((beat + 0.5 - pos) * spb).round();
             if (0.0..BLOCK as f64).contains(&off) {
-                audio.note_off(off as u32, key, 0);
+                audio.note_off(off as u32, k(key), ch0());
             }
         }
         while let Some(out) = audio.next_generated(u32::MAX) {
@@ -91,7 +92,7 @@ fn audio_path_is_realtime_safe_with_a_live_worker() {
     let ons: Vec<(u64, u8)> = heard
         .iter()
         .filter_map(|(at, out)| match out {
-            NoteOut::On { key, .. } => Some((*at, *key)),
+            NoteOut::On { key, .. } => Some((*at, key.get())),
             NoteOut::Off { .. } => None,
         })
         .collect();
@@ -127,11 +128,11 @@ fn audio_path_is_realtime_safe_with_the_model_answering() {
         for beat in 0..4 {
             let on = ((beat as f64 - pos) * spb).round();
             if (0.0..BLOCK as f64).contains(&on) {
-                audio.note_on(on as u32, 60 + beat as u8 * 2, 0, 0.8);
+                audio.note_on(on as u32, k(60 + beat as u8 * 2), ch0(), v(0.8));
             }
             let off = ((beat as f64 + 0.5 - pos) * spb).round();
             if (0.0..BLOCK as f64).contains(&off) {
-                audio.note_off(off as u32, 60 + beat as u8 * 2, 0);
+                audio.note_off(off as u32, k(60 + beat as u8 * 2), ch0());
             }
         }
         while audio.next_generated(u32::MAX).is_some() {}
@@ -179,4 +180,16 @@ fn rolling_at(pos: f64) -> HostTransport {
         loop_beats: None,
         sample_rate_hz: RATE,
     }
+}
+
+fn k(key: u8) -> Key {
+    Key::new(key).expect("a MIDI key")
+}
+
+fn ch0() -> Channel {
+    Channel::default()
+}
+
+fn v(unit: f32) -> Velocity {
+    Velocity::from_unit(unit)
 }

@@ -5,7 +5,8 @@
 //! Properties: every note-on has exactly one note-off; output timings are sample-exact and
 //! never decrease within a block; nothing is played late.
 
-use antiphon_core::messages::{PlannedNote, Queues, Status, ToAudio};
+use antiphon_core::messages::{Queues, Status, ToAudio};
+use antiphon_core::note::{Channel, Key, Note, Velocity};
 use antiphon_realtime::scheduler::NoteOut;
 use antiphon_realtime::{AudioSide, HostTransport};
 use proptest::prelude::*;
@@ -37,16 +38,14 @@ fn moves() -> impl Strategy<Value = Vec<(u32, Move)>> {
     prop::collection::vec((1u32..=4096, one), 20..160)
 }
 
-fn notes() -> impl Strategy<Value = Vec<PlannedNote>> {
+fn notes() -> impl Strategy<Value = Vec<Note>> {
     prop::collection::vec(
-        (0.0f64..40.0, 0.0f64..4.0, 36u8..40, 0u8..2).prop_map(|(onset, dur, key, ch)| {
-            PlannedNote {
-                onset_beats: onset,
-                duration_beats: dur,
-                key,
-                channel: ch,
-                velocity: 0.7,
-            }
+        (0.0f64..40.0, 0.0f64..4.0, 36u8..40, 0u8..2).prop_map(|(onset, dur, key, ch)| Note {
+            onset_beats: onset,
+            duration_beats: dur,
+            key: Key::new(key).unwrap(),
+            channel: Channel::new(ch).unwrap(),
+            velocity: Velocity::from_unit(0.7),
         }),
         0..200,
     )
@@ -136,7 +135,7 @@ proptest! {
         }
 
         // Every note-on has exactly one note-off, and each key sounds once at a time.
-        let mut sounding: HashMap<(u8, u8), u32> = HashMap::new();
+        let mut sounding: HashMap<(Key, Channel), u32> = HashMap::new();
         for h in &heard {
             match h.out {
                 NoteOut::On { key, channel, .. } => {

@@ -5,7 +5,7 @@
 mod driver;
 
 use antiphon::params::{AntiphonParams, Instrument, Mode};
-use antiphon_core::messages::PlannedNote;
+use antiphon_core::note::Note;
 use driver::{quarter_notes, set, Played, Worker, STEADY};
 
 const TUNE_A: [u8; 16] = [
@@ -24,11 +24,11 @@ fn two_passes(first: &[u8], second: &[u8]) -> Vec<Played> {
 
 /// The notes with onsets in `from..to`, moved to start at 0 and rounded to a millionth of a
 /// beat (to compare two passes).
-fn pass(notes: &[PlannedNote], from: f64, to: f64) -> Vec<PlannedNote> {
+fn pass(notes: &[Note], from: f64, to: f64) -> Vec<Note> {
     notes
         .iter()
         .filter(|n| (from..to).contains(&n.onset_beats))
-        .map(|n| PlannedNote {
+        .map(|n| Note {
             onset_beats: ((n.onset_beats - from) * 1e6).round() / 1e6,
             ..*n
         })
@@ -40,7 +40,7 @@ fn accompany(
     worker: &Worker,
     melody: &[Played],
     before_tick: impl FnMut(f64, &AntiphonParams),
-) -> Vec<PlannedNote> {
+) -> Vec<Note> {
     let played = worker.play(melody, 48.0, STEADY, before_tick);
     assert_eq!(worker.error(), "", "the worker reported an error");
     assert!(!played.is_empty(), "nothing was accompanied");
@@ -53,7 +53,7 @@ fn a_fixed_velocity_is_every_answer_notes_and_follow_takes_the_players() {
     let fixed = Worker::new(Mode::Accompany, 4, 11);
     set(&fixed.params.velocity, 100);
     let played = accompany(&fixed, &melody, |_, _| {});
-    assert!(played.iter().all(|n| n.velocity == 100.0 / 127.0));
+    assert!(played.iter().all(|n| n.velocity.get() == 100));
 
     let soft: Vec<Played> = melody
         .iter()
@@ -65,7 +65,7 @@ fn a_fixed_velocity_is_every_answer_notes_and_follow_takes_the_players() {
     let follow = Worker::new(Mode::Accompany, 4, 11);
     let played = accompany(&follow, &soft, |_, _| {});
     // 0.5 of 127, rounded.
-    assert!(played.iter().all(|n| n.velocity == 64.0 / 127.0));
+    assert!(played.iter().all(|n| n.velocity.get() == 64));
 }
 
 #[test]

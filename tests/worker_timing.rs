@@ -6,7 +6,7 @@
 mod driver;
 
 use antiphon::params::Mode;
-use antiphon_core::messages::PlannedNote;
+use antiphon_core::note::Note;
 use driver::{Played, Ticks, Worker, STEADY};
 
 /// A four-bar melody of quarter notes held for 0.9 beats.
@@ -17,7 +17,7 @@ fn quarter_notes() -> Vec<Played> {
 
 /// Plays `melody` through 9 bars in `mode` with Bars = `bars`, the worker ticking as `ticks`
 /// says; returns the notes it asked the audio thread to play.
-fn answer(mode: Mode, bars: i32, melody: &[Played], ticks: Ticks) -> Vec<PlannedNote> {
+fn answer(mode: Mode, bars: i32, melody: &[Played], ticks: Ticks) -> Vec<Note> {
     let worker = Worker::new(mode, bars, 11);
     let played = worker.play(melody, 36.0, ticks, |_, _| {});
     assert_eq!(worker.error(), "", "the worker reported an error");

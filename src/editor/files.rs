@@ -233,11 +233,11 @@ mod tests {
             export_answer(&params, &path, true, 120.0).is_err(),
             "nothing to export yet"
         );
-        let note = |onset, key| SavedNote {
+        let note = |onset, key: u8| SavedNote {
             onset_beats: onset,
             duration_beats: 1.0,
-            key,
-            velocity: 90,
+            key: key.into(),
+            velocity: 90.into(),
             program: 0,
         };
         *params.last_answer.write().unwrap() = SavedAnswer {

@@ -5,7 +5,8 @@
 //! Accompany window being recorded or accompanied. A legend with colour swatches sits below.
 
 use crate::params::Mode;
-use antiphon_core::messages::{Phase, RollNote, Status};
+use antiphon_core::messages::{Phase, Status};
+use antiphon_core::note::Note;
 use egui::{Align2, Color32, FontId, Pos2, Rect, Stroke, StrokeKind, Ui, Vec2};
 
 /// Width of the keyboard on the left, in logical pixels.
@@ -54,11 +55,10 @@ pub fn show(ui: &mut Ui, status: &Status, mode: Mode, phase: Phase, height: f32)
         .lock()
         .map(|r| (r.heard.clone(), r.planned.clone()))
         .unwrap_or_default();
-    let visible =
-        |n: &&RollNote| n.onset_beats + n.duration_beats >= first && n.onset_beats <= last;
-    let heard: Vec<RollNote> = heard.iter().filter(visible).copied().collect();
-    let planned: Vec<RollNote> = planned.iter().filter(visible).copied().collect();
-    let (low, high) = key_span(heard.iter().chain(&planned).map(|n| n.key));
+    let visible = |n: &&Note| n.onset_beats + n.duration_beats >= first && n.onset_beats <= last;
+    let heard: Vec<Note> = heard.iter().filter(visible).copied().collect();
+    let planned: Vec<Note> = planned.iter().filter(visible).copied().collect();
+    let (low, high) = key_span(heard.iter().chain(&planned).map(|n| n.key.get()));
     let row = grid.height() / (high - low + 1) as f32;
     let y = |key: u8| grid.bottom() - (key - low + 1) as f32 * row;
 
@@ -115,10 +115,10 @@ pub fn show(ui: &mut Ui, status: &Status, mode: Mode, phase: Phase, height: f32)
     }
 
     // The notes: the player's outlined in white, the answer's flat.
-    let note_rect = |n: &RollNote| {
+    let note_rect = |n: &Note| {
         let left = x(n.onset_beats).max(grid.left());
         let right = x(n.onset_beats + n.duration_beats.max(0.05)).min(grid.right());
-        let top = y(n.key);
+        let top = y(n.key.get());
         Rect::from_min_max(
             Pos2::new(left, top + 0.5),
             Pos2::new(right.max(left + 2.0), top + row.max(2.0) - 0.5),

@@ -5,7 +5,7 @@
 use super::raster::SoftwareRenderer;
 use super::*;
 use crate::params::Mode;
-use antiphon_core::messages::RollNote;
+use antiphon_core::note::{Channel, Key, Note, Velocity};
 use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
 use nice_plug::context::gui::GuiContextInner;
@@ -375,10 +375,12 @@ fn a_phrase_and_its_answer(status: &Status, mode: Mode) {
             (7.0, 67, 1.0),
         ];
         for (onset, key, len) in melody {
-            roll.heard(RollNote {
+            roll.heard(Note {
                 onset_beats: onset,
                 duration_beats: len,
-                key,
+                key: Key::new(key).unwrap(),
+                channel: Channel::default(),
+                velocity: Velocity::MAX,
             });
         }
         let answer = [
@@ -401,10 +403,12 @@ fn a_phrase_and_its_answer(status: &Status, mode: Mode) {
             (20.0, 50, 4.0),
         ];
         for (onset, key, len) in answer {
-            roll.planned(RollNote {
+            roll.planned(Note {
                 onset_beats: onset,
                 duration_beats: len,
-                key,
+                key: Key::new(key).unwrap(),
+                channel: Channel::default(),
+                velocity: Velocity::MAX,
             });
         }
     });

@@ -6,7 +6,8 @@
 #![allow(dead_code)] // Each test binary uses a different part of the driver.
 
 use antiphon::params::{AntiphonParams, Mode};
-use antiphon_core::messages::{CapturedNote, PlannedNote, Status, ToAudio, ToWorker};
+use antiphon_core::messages::{Status, ToAudio, ToWorker};
+use antiphon_core::note::{Channel, Key, Note, Velocity};
 use antiphon_engine::policy::Responder;
 use antiphon_engine::{Policy, WorkerContext};
 use nice_plug::params::InternalParamMut;
@@ -41,18 +42,20 @@ pub fn quarter_notes(from: f64, keys: &[u8]) -> Vec<Played> {
 fn messages_of(melody: &[Played]) -> Vec<(f64, ToWorker)> {
     let mut out = Vec::new();
     for n in melody {
+        let (key, channel) = (Key::new(n.key).unwrap(), Channel::default());
+        let velocity = Velocity::from_unit(n.velocity);
         let started = ToWorker::NoteStarted {
             onset_beats: n.onset,
-            key: n.key,
-            channel: 0,
-            velocity: n.velocity,
+            key,
+            channel,
+            velocity,
         };
-        let finished = ToWorker::NoteFinished(CapturedNote {
+        let finished = ToWorker::NoteFinished(Note {
             onset_beats: n.onset,
             duration_beats: n.release - n.onset,
-            key: n.key,
-            channel: 0,
-            velocity: n.velocity,
+            key,
+            channel,
+            velocity,
         });
         out.extend([(n.onset, started), (n.release, finished)]);
     }
@@ -124,7 +127,7 @@ impl Worker {
         until: f64,
         ticks: Ticks,
         mut before_tick: impl FnMut(f64, &AntiphonParams),
-    ) -> Vec<PlannedNote> {
+    ) -> Vec<Note> {
         let mut ctx = WorkerContext::new(self.params.settings(), self.status.clone());
         let mut responder = Responder::new();
         let mut messages = messages_of(melody).into_iter().peekable();

@@ -7,6 +7,7 @@
 //! model, a token or a plugin API.
 
 pub mod messages;
+pub mod note;
 pub mod saved;
 pub mod settings;
 pub mod time;

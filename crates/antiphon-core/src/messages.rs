@@ -11,6 +11,7 @@
 //! allocate (PLATFORM.md G9, found with RealtimeSanitizer). With a polling receiver both
 //! directions are wait-free, which `tests/realtime_sanitizer.rs` checks.
 
+use crate::note::{Channel, Key, Note, Velocity};
 use crate::saved::SavedAnswer;
 use crate::transport::TransportCell;
 use atomic_float::AtomicF64;
@@ -23,36 +24,6 @@ pub const TO_WORKER_CAPACITY: usize = 4096;
 /// Messages the worker can queue for the audio thread before it must wait and retry.
 pub const TO_AUDIO_CAPACITY: usize = 4096;
 
-/// A note the player played, closed by its note-off, in song beats.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CapturedNote {
-    /// Song position of the note-on, in quarter notes.
-    pub onset_beats: f64,
-    /// Time from note-on to note-off, in quarter notes (≥ 0).
-    pub duration_beats: f64,
-    /// MIDI key, 0–127.
-    pub key: u8,
-    /// MIDI channel, 0–15.
-    pub channel: u8,
-    /// Note-on velocity in `[0, 1]`.
-    pub velocity: f32,
-}
-
-/// A note the worker wants played at a song position.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PlannedNote {
-    /// Song position of the note-on, in quarter notes.
-    pub onset_beats: f64,
-    /// Time from note-on to note-off, in quarter notes (> 0).
-    pub duration_beats: f64,
-    /// MIDI key, 0–127.
-    pub key: u8,
-    /// MIDI channel, 0–15.
-    pub channel: u8,
-    /// Note-on velocity in `(0, 1]`.
-    pub velocity: f32,
-}
-
 /// Audio thread → worker.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ToWorker {
@@ -60,15 +31,16 @@ pub enum ToWorker {
     NoteStarted {
         /// Song position of the note-on, in quarter notes.
         onset_beats: f64,
-        /// MIDI key, 0–127.
-        key: u8,
-        /// MIDI channel, 0–15.
-        channel: u8,
-        /// Note-on velocity in `[0, 1]`.
-        velocity: f32,
+        /// The key.
+        key: Key,
+        /// The channel.
+        channel: Channel,
+        /// The note-on velocity.
+        velocity: Velocity,
     },
-    /// A note was closed by its note-off, or by the transport stopping or jumping.
-    NoteFinished(CapturedNote),
+    /// A note the player played, closed by its note-off or by the transport stopping or
+    /// jumping.
+    NoteFinished(Note),
     /// The transport started playing at this song position.
     Started {
         /// Song position in quarter notes.
@@ -92,10 +64,10 @@ pub enum ToWorker {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ToAudio {
     /// Play this note when the playhead reaches it.
-    Play(PlannedNote),
+    Play(Note),
     /// Play this note on the next pass: it waits until the playhead jumps back (a host loop)
     /// and plays then if it lies ahead. Lets an answer for a loop be ready before the jump.
-    PlayNextPass(PlannedNote),
+    PlayNextPass(Note),
     /// Forget every planned note that has not started (a new answer replaces it). Sounding notes
     /// still end at their planned time.
     CancelPlanned,
@@ -224,27 +196,16 @@ pub enum Phase {
 #[derive(Debug, Default, Clone)]
 pub struct Roll {
     /// Notes the player played.
-    pub heard: Vec<RollNote>,
+    pub heard: Vec<Note>,
     /// Notes Antiphon planned (played once the playhead passes them).
-    pub planned: Vec<RollNote>,
-}
-
-/// One note on the piano roll.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RollNote {
-    /// Song position of the note-on, in quarter notes.
-    pub onset_beats: f64,
-    /// Length in quarter notes.
-    pub duration_beats: f64,
-    /// MIDI key.
-    pub key: u8,
+    pub planned: Vec<Note>,
 }
 
 impl Roll {
     /// Notes each list keeps.
     pub const CAPACITY: usize = 1024;
 
-    fn push(list: &mut Vec<RollNote>, note: RollNote) {
+    fn push(list: &mut Vec<Note>, note: Note) {
         if list.len() == Self::CAPACITY {
             list.drain(..Self::CAPACITY / 4);
         }
@@ -252,12 +213,12 @@ impl Roll {
     }
 
     /// Records a heard note.
-    pub fn heard(&mut self, note: RollNote) {
+    pub fn heard(&mut self, note: Note) {
         Self::push(&mut self.heard, note);
     }
 
     /// Records a planned note.
-    pub fn planned(&mut self, note: RollNote) {
+    pub fn planned(&mut self, note: Note) {
         Self::push(&mut self.planned, note);
     }
 }

@@ -1,5 +1,6 @@
 //! The answer saved with a project, so reopening it plays the same answer.
 
+use crate::note::{Key, Velocity};
 use serde::{Deserialize, Serialize};
 
 /// A note as saved with the project, in song beats.
@@ -9,10 +10,10 @@ pub struct SavedNote {
     pub onset_beats: f64,
     /// Length in quarter notes.
     pub duration_beats: f64,
-    /// MIDI key.
-    pub key: u8,
-    /// Velocity 1–127.
-    pub velocity: u8,
+    /// The key.
+    pub key: Key,
+    /// The velocity.
+    pub velocity: Velocity,
     /// General MIDI program (128 for drums).
     pub program: u8,
 }

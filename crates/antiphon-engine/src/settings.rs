@@ -3,6 +3,7 @@
 //! hands it a function that takes the snapshot, so the engine knows no plugin API.
 
 use crate::steering::Steering;
+use antiphon_core::note::{Channel, Velocity};
 use antiphon_core::settings::{Instrument, Mode, BARS, OUT_CHANNEL, SEED, TEMPERATURE, TOP_P};
 
 /// Everything the policies read from the controls.
@@ -18,12 +19,12 @@ pub struct Settings {
     pub top_p: f32,
     /// 0 draws a new seed for every answer; any other value repeats answers.
     pub seed: u32,
-    /// `None` follows the player's velocities; else a fixed velocity 1–127.
-    pub velocity: Option<u8>,
+    /// `None` follows the player's velocities; else a fixed velocity.
+    pub velocity: Option<Velocity>,
     /// The instrument family the answer may use.
     pub instrument: Instrument,
-    /// MIDI channel of generated notes, 0-based.
-    pub out_channel: u8,
+    /// MIDI channel of generated notes.
+    pub out_channel: Channel,
     /// Keep the current answer instead of making new ones.
     pub freeze: bool,
     /// Times Regenerate was pressed so far (a counter: each new press asks for a new answer).
@@ -47,7 +48,7 @@ impl Default for Settings {
             seed: SEED.default as u32,
             velocity: None,
             instrument: Instrument::default(),
-            out_channel: (OUT_CHANNEL.default - 1) as u8,
+            out_channel: Channel::saturating(OUT_CHANNEL.default - 1),
             freeze: false,
             regenerate_presses: 0,
             steering: Steering::default(),

@@ -5,7 +5,8 @@
 //! the audio thread's `try_send` lock and make a system call (see `messages`).
 
 use crate::settings::{Settings, SettingsSource};
-use antiphon_core::messages::{PlannedNote, Queues, RollNote, Status, ToAudio, ToWorker};
+use antiphon_core::messages::{Queues, Status, ToAudio, ToWorker};
+use antiphon_core::note::Note;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -75,25 +76,19 @@ impl WorkerContext {
     }
 
     /// Asks the audio thread to play `note`, now (streaming as an answer is decoded).
-    pub fn play(&mut self, note: PlannedNote) {
+    pub fn play(&mut self, note: Note) {
         self.show_planned(&note);
         self.send(ToAudio::Play(note));
     }
 
     /// Asks the audio thread to play `note` after the playhead next jumps back (a loop).
-    pub fn play_next_pass(&mut self, note: PlannedNote) {
+    pub fn play_next_pass(&mut self, note: Note) {
         self.show_planned(&note);
         self.send(ToAudio::PlayNextPass(note));
     }
 
-    fn show_planned(&self, note: &PlannedNote) {
-        self.status.with_roll(|roll| {
-            roll.planned(RollNote {
-                onset_beats: note.onset_beats,
-                duration_beats: note.duration_beats,
-                key: note.key,
-            })
-        });
+    fn show_planned(&self, note: &Note) {
+        self.status.with_roll(|roll| roll.planned(*note));
     }
 
     /// Asks the audio thread to forget every planned note that has not started.
@@ -192,13 +187,7 @@ impl Worker {
                     ctx.mark_heard();
                     while let Some(message) = ctx.next_message() {
                         if let ToWorker::NoteFinished(note) = message {
-                            ctx.status.with_roll(|roll| {
-                                roll.heard(RollNote {
-                                    onset_beats: note.onset_beats,
-                                    duration_beats: note.duration_beats,
-                                    key: note.key,
-                                })
-                            });
+                            ctx.status.with_roll(|roll| roll.heard(note));
                         }
                         policy.on_message(message, &mut ctx);
                     }

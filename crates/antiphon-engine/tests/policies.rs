@@ -1,7 +1,8 @@
 //! The product's policies driven as the worker thread drives them, on the deterministic
 //! [`FakeModel`]: no ONNX Runtime, no model file, each test well under a second.
 
-use antiphon_core::messages::{CapturedNote, PlannedNote, Status, ToAudio, ToWorker};
+use antiphon_core::messages::{Status, ToAudio, ToWorker};
+use antiphon_core::note::{Channel, Key, Note, Velocity};
 use antiphon_core::saved::{SavedAnswer, SavedNote};
 use antiphon_core::settings::Mode;
 use antiphon_engine::fake::FakeModel;
@@ -36,12 +37,17 @@ fn worker(mode: Mode, bars: u32) -> (Responder, WorkerContext) {
 
 /// A melody note as the audio thread reports it: its start, then the whole note.
 fn note(onset: f64, duration: f64, key: u8) -> [(f64, ToWorker); 2] {
-    let captured = CapturedNote {
+    let (key, channel, velocity) = (
+        Key::new(key).unwrap(),
+        Channel::default(),
+        Velocity::from_unit(0.7),
+    );
+    let captured = Note {
         onset_beats: onset,
         duration_beats: duration,
         key,
-        channel: 0,
-        velocity: 0.7,
+        channel,
+        velocity,
     };
     [
         (
@@ -49,8 +55,8 @@ fn note(onset: f64, duration: f64, key: u8) -> [(f64, ToWorker); 2] {
             ToWorker::NoteStarted {
                 onset_beats: onset,
                 key,
-                channel: 0,
-                velocity: 0.7,
+                channel,
+                velocity,
             },
         ),
         (onset + duration, ToWorker::NoteFinished(captured)),
@@ -64,7 +70,7 @@ fn play(
     ctx: &mut WorkerContext,
     mut messages: Vec<(f64, ToWorker)>,
     until: f64,
-) -> (Vec<PlannedNote>, Vec<PlannedNote>) {
+) -> (Vec<Note>, Vec<Note>) {
     messages.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut messages = messages.into_iter().peekable();
     for step in 0..(until * TICKS_PER_BEAT as f64) as usize {
@@ -99,7 +105,7 @@ fn phrase() -> Vec<(f64, ToWorker)> {
 #[test]
 fn continue_answers_from_the_bar_line_after_the_phrase_for_bars_bars() {
     let (mut responder, mut ctx) = worker(Mode::Continue, 2);
-    ctx.settings.out_channel = 3;
+    ctx.settings.out_channel = Channel::new(3).unwrap();
     let (answer, _) = play(&mut responder, &mut ctx, phrase(), 16.0);
     assert!(!answer.is_empty(), "no answer");
     for n in &answer {
@@ -107,8 +113,8 @@ fn continue_answers_from_the_bar_line_after_the_phrase_for_bars_bars() {
             (4.0..12.0).contains(&n.onset_beats),
             "{n:?} outside bars 2 and 3"
         );
-        assert_eq!(n.channel, 3);
-        assert!(n.duration_beats > 0.0 && n.velocity > 0.0 && n.key < 128);
+        assert_eq!(n.channel.get(), 3);
+        assert!(n.duration_beats > 0.0);
     }
     let saved = ctx.status.last_answer.read().unwrap().clone();
     assert_eq!(saved.mode, "continue");
@@ -193,15 +199,18 @@ fn a_saved_accompaniment_plays_when_the_host_loops_over_its_window() {
         onset_beats,
         duration_beats: 0.5,
         key,
-        velocity: 90,
+        velocity: Velocity::saturating(90),
         program: 0,
     };
     *ctx.status.last_answer.write().unwrap() = SavedAnswer {
         mode: "accompany".into(),
         window_start_beats: 0.0,
         window_len_beats: 4.0,
-        heard: vec![saved_note(0.0, 72)],
-        answer: vec![saved_note(0.0, 48), saved_note(2.0, 55)],
+        heard: vec![saved_note(0.0, Key::new(72).unwrap())],
+        answer: vec![
+            saved_note(0.0, Key::new(48).unwrap()),
+            saved_note(2.0, Key::new(55).unwrap()),
+        ],
     };
     ctx.status.transport.update(|t| {
         t.loop_active = true;
@@ -209,6 +218,6 @@ fn a_saved_accompaniment_plays_when_the_host_loops_over_its_window() {
         t.loop_end_beats = 4.0;
     });
     let (now, next_pass) = play(&mut responder, &mut ctx, Vec::new(), 2.0);
-    let keys: Vec<u8> = now.iter().chain(&next_pass).map(|n| n.key).collect();
+    let keys: Vec<u8> = now.iter().chain(&next_pass).map(|n| n.key.get()).collect();
     assert!(keys.contains(&48) && keys.contains(&55), "{keys:?}");
 }

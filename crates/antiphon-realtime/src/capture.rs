@@ -3,7 +3,8 @@
 //! No allocation, locks or system calls after [`Capture::new`]: held notes live in a fixed table
 //! with one slot per (channel, key).
 
-use antiphon_core::messages::{CapturedNote, ToWorker};
+use antiphon_core::messages::ToWorker;
+use antiphon_core::note::{Channel, Key, Note, Velocity};
 
 const NUM_CHANNELS: usize = 16;
 const NUM_KEYS: usize = 128;
@@ -13,8 +14,8 @@ const NUM_KEYS: usize = 128;
 struct Held {
     /// Song position of the note-on, in quarter notes.
     onset_beats: f64,
-    /// Note-on velocity in `[0, 1]`.
-    velocity: f32,
+    /// Note-on velocity.
+    velocity: Velocity,
 }
 
 /// Pairs note-ons with note-offs per (channel, key).
@@ -46,9 +47,9 @@ impl Capture {
     pub fn note_on(
         &mut self,
         at_beats: f64,
-        key: u8,
-        channel: u8,
-        velocity: f32,
+        key: Key,
+        channel: Channel,
+        velocity: Velocity,
         send: &mut impl FnMut(ToWorker),
     ) {
         let slot = slot_index(key, channel);
@@ -63,8 +64,8 @@ impl Capture {
         self.num_held += 1;
         send(ToWorker::NoteStarted {
             onset_beats: at_beats,
-            key: key.min(127),
-            channel: channel.min(15),
+            key,
+            channel,
             velocity,
         });
     }
@@ -75,8 +76,8 @@ impl Capture {
     pub fn note_off(
         &mut self,
         at_beats: f64,
-        key: u8,
-        channel: u8,
+        key: Key,
+        channel: Channel,
         send: &mut impl FnMut(ToWorker),
     ) {
         let slot = slot_index(key, channel);
@@ -95,8 +96,8 @@ impl Capture {
         }
         for (slot, entry) in self.held.iter_mut().enumerate() {
             if let Some(held) = entry.take() {
-                let key = (slot % NUM_KEYS) as u8;
-                let channel = (slot / NUM_KEYS) as u8;
+                let key = Key::saturating((slot % NUM_KEYS) as i32);
+                let channel = Channel::saturating((slot / NUM_KEYS) as i32);
                 send(finished(held, at_beats, key, channel));
             }
         }
@@ -110,16 +111,16 @@ impl Default for Capture {
     }
 }
 
-fn slot_index(key: u8, channel: u8) -> usize {
-    usize::from(channel.min(15)) * NUM_KEYS + usize::from(key.min(127))
+fn slot_index(key: Key, channel: Channel) -> usize {
+    usize::from(channel.get()) * NUM_KEYS + usize::from(key.get())
 }
 
-fn finished(held: Held, at_beats: f64, key: u8, channel: u8) -> ToWorker {
-    ToWorker::NoteFinished(CapturedNote {
+fn finished(held: Held, at_beats: f64, key: Key, channel: Channel) -> ToWorker {
+    ToWorker::NoteFinished(Note {
         onset_beats: held.onset_beats,
         duration_beats: (at_beats - held.onset_beats).max(0.0),
-        key: key.min(127),
-        channel: channel.min(15),
+        key,
+        channel,
         velocity: held.velocity,
     })
 }
@@ -127,6 +128,18 @@ fn finished(held: Held, at_beats: f64, key: u8, channel: u8) -> ToWorker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn k(key: u8) -> Key {
+        Key::new(key).unwrap()
+    }
+
+    fn ch(channel: u8) -> Channel {
+        Channel::new(channel).unwrap()
+    }
+
+    fn v(unit: f32) -> Velocity {
+        Velocity::from_unit(unit)
+    }
 
     fn collect(f: impl FnOnce(&mut dyn FnMut(ToWorker))) -> Vec<ToWorker> {
         let mut out = Vec::new();
@@ -138,18 +151,18 @@ mod tests {
     fn pairs_note_on_with_its_note_off() {
         let mut capture = Capture::new();
         let out = collect(|send| {
-            capture.note_on(4.0, 60, 0, 0.5, &mut |m| send(m));
-            capture.note_off(5.5, 60, 0, &mut |m| send(m));
+            capture.note_on(4.0, k(60), ch(0), v(0.5), &mut |m| send(m));
+            capture.note_off(5.5, k(60), ch(0), &mut |m| send(m));
         });
         assert_eq!(out.len(), 2);
         assert_eq!(
             out[1],
-            ToWorker::NoteFinished(CapturedNote {
+            ToWorker::NoteFinished(Note {
                 onset_beats: 4.0,
                 duration_beats: 1.5,
-                key: 60,
-                channel: 0,
-                velocity: 0.5
+                key: k(60),
+                channel: ch(0),
+                velocity: v(0.5)
             })
         );
         assert_eq!(capture.num_held(), 0);
@@ -158,7 +171,7 @@ mod tests {
     #[test]
     fn ignores_note_off_without_note_on() {
         let mut capture = Capture::new();
-        let out = collect(|send| capture.note_off(1.0, 60, 3, &mut |m| send(m)));
+        let out = collect(|send| capture.note_off(1.0, k(60), ch(3), &mut |m| send(m)));
         assert!(out.is_empty());
     }
 
@@ -166,14 +179,14 @@ mod tests {
     fn channels_are_paired_separately() {
         let mut capture = Capture::new();
         let out = collect(|send| {
-            capture.note_on(0.0, 60, 0, 0.5, &mut |m| send(m));
-            capture.note_on(1.0, 60, 1, 0.5, &mut |m| send(m));
-            capture.note_off(2.0, 60, 1, &mut |m| send(m));
+            capture.note_on(0.0, k(60), ch(0), v(0.5), &mut |m| send(m));
+            capture.note_on(1.0, k(60), ch(1), v(0.5), &mut |m| send(m));
+            capture.note_off(2.0, k(60), ch(1), &mut |m| send(m));
         });
         let ToWorker::NoteFinished(note) = out[2] else {
             panic!("expected a finished note, got {:?}", out[2]);
         };
-        assert_eq!((note.channel, note.onset_beats), (1, 1.0));
+        assert_eq!((note.channel, note.onset_beats), (ch(1), 1.0));
         assert_eq!(capture.num_held(), 1);
     }
 
@@ -181,11 +194,11 @@ mod tests {
     fn retrigger_closes_the_held_note_first() {
         let mut capture = Capture::new();
         let out = collect(|send| {
-            capture.note_on(0.0, 60, 0, 0.5, &mut |m| send(m));
-            capture.note_on(1.0, 60, 0, 0.7, &mut |m| send(m));
+            capture.note_on(0.0, k(60), ch(0), v(0.5), &mut |m| send(m));
+            capture.note_on(1.0, k(60), ch(0), v(0.7), &mut |m| send(m));
         });
         assert!(matches!(out[1], ToWorker::NoteFinished(n) if n.duration_beats == 1.0));
-        assert!(matches!(out[2], ToWorker::NoteStarted { velocity, .. } if velocity == 0.7));
+        assert!(matches!(out[2], ToWorker::NoteStarted { velocity, .. } if velocity == v(0.7)));
         assert_eq!(capture.num_held(), 1);
     }
 
@@ -193,8 +206,8 @@ mod tests {
     fn close_all_finishes_every_held_note() {
         let mut capture = Capture::new();
         let out = collect(|send| {
-            capture.note_on(0.0, 60, 0, 0.5, &mut |m| send(m));
-            capture.note_on(0.5, 127, 15, 0.5, &mut |m| send(m));
+            capture.note_on(0.0, k(60), ch(0), v(0.5), &mut |m| send(m));
+            capture.note_on(0.5, k(127), ch(15), v(0.5), &mut |m| send(m));
             capture.close_all(2.0, &mut |m| send(m));
         });
         let finished: Vec<_> = out
@@ -204,7 +217,7 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(finished, vec![(60, 0, 2.0), (127, 15, 1.5)]);
+        assert_eq!(finished, vec![(k(60), ch(0), 2.0), (k(127), ch(15), 1.5)]);
         assert_eq!(capture.num_held(), 0);
     }
 }

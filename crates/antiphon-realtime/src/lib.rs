@@ -10,6 +10,7 @@ pub mod scheduler;
 pub mod transport;
 
 use antiphon_core::messages::{Queues, Status, ToAudio, ToWorker};
+use antiphon_core::note::{Channel, Key, Velocity};
 use antiphon_core::time::{samples_to_beats, BlockTime};
 use antiphon_core::transport::TransportSnapshot;
 use capture::Capture;
@@ -170,7 +171,7 @@ impl AudioSide {
     ///
     /// Real-time safe.
     #[nonblocking]
-    pub fn note_on(&mut self, timing: u32, key: u8, channel: u8, velocity: f32) {
+    pub fn note_on(&mut self, timing: u32, key: Key, channel: Channel, velocity: Velocity) {
         if let Some(at_beats) = self.beats_at(timing) {
             let (to_worker, status) = (&self.to_worker, &self.status);
             self.capture
@@ -184,7 +185,7 @@ impl AudioSide {
     ///
     /// Real-time safe.
     #[nonblocking]
-    pub fn note_off(&mut self, timing: u32, key: u8, channel: u8) {
+    pub fn note_off(&mut self, timing: u32, key: Key, channel: Channel) {
         if let Some(at_beats) = self.beats_at(timing) {
             let (to_worker, status) = (&self.to_worker, &self.status);
             self.capture.note_off(at_beats, key, channel, &mut |m| {

@@ -7,7 +7,7 @@
 //! - every note-on it emits gets exactly one note-off (a re-triggered key is closed first);
 //! - a planned note whose time has passed is dropped and counted, never played late.
 
-use antiphon_core::messages::PlannedNote;
+use antiphon_core::note::{Channel, Key, Note, Velocity};
 use antiphon_core::time::{BlockTime, EPSILON_BEATS};
 
 /// Planned notes the scheduler holds at most.
@@ -22,21 +22,21 @@ pub enum NoteOut {
     On {
         /// Sample offset in the block.
         timing: u32,
-        /// MIDI key, 0–127.
-        key: u8,
-        /// MIDI channel, 0–15.
-        channel: u8,
-        /// Velocity in `(0, 1]`.
-        velocity: f32,
+        /// The key.
+        key: Key,
+        /// The channel.
+        channel: Channel,
+        /// The velocity.
+        velocity: Velocity,
     },
     /// End a note.
     Off {
         /// Sample offset in the block.
         timing: u32,
-        /// MIDI key, 0–127.
-        key: u8,
-        /// MIDI channel, 0–15.
-        channel: u8,
+        /// The key.
+        key: Key,
+        /// The channel.
+        channel: Channel,
     },
 }
 
@@ -55,10 +55,10 @@ impl NoteOut {
 struct Sounding {
     /// Song position of its note-off, in quarter notes.
     end_beats: f64,
-    /// MIDI key.
-    key: u8,
-    /// MIDI channel.
-    channel: u8,
+    /// The key.
+    key: Key,
+    /// The channel.
+    channel: Channel,
 }
 
 /// Counters the scheduler keeps; the caller publishes them.
@@ -76,11 +76,11 @@ pub struct SchedulerCounts {
 pub struct Scheduler {
     /// Not yet started, sorted by onset with the latest first, so the next note pops off the
     /// end. Equal onsets keep arrival order.
-    planned: Vec<PlannedNote>,
+    planned: Vec<Note>,
     /// Started and not yet ended, unordered.
     sounding: Vec<Sounding>,
     /// Waiting for the playhead to jump back (the next pass of a loop), in arrival order.
-    next_pass: Vec<PlannedNote>,
+    next_pass: Vec<Note>,
     /// What went wrong so far.
     counts: SchedulerCounts,
 }
@@ -114,14 +114,12 @@ impl Scheduler {
     /// Queues a note. A full queue hands the note back (and counts it).
     ///
     /// Real-time safe.
-    pub fn plan(&mut self, note: PlannedNote) -> Result<(), PlannedNote> {
+    pub fn plan(&mut self, note: Note) -> Result<(), Note> {
         if self.planned.len() == self.planned.capacity() {
             self.counts.dropped_full += 1;
             return Err(note);
         }
-        let note = PlannedNote {
-            key: note.key.min(127),
-            channel: note.channel.min(15),
+        let note = Note {
             duration_beats: note.duration_beats.max(0.0),
             ..note
         };
@@ -137,7 +135,7 @@ impl Scheduler {
     /// list hands the note back (and counts it).
     ///
     /// Real-time safe.
-    pub fn plan_next_pass(&mut self, note: PlannedNote) -> Result<(), PlannedNote> {
+    pub fn plan_next_pass(&mut self, note: Note) -> Result<(), Note> {
         if self.next_pass.len() == self.next_pass.capacity() {
             self.counts.dropped_full += 1;
             return Err(note);
@@ -266,7 +264,7 @@ impl Scheduler {
     }
 
     /// Starts `note` at `timing`, closing a sounding note on the same key and channel first.
-    fn start(&mut self, note: PlannedNote, timing: u32, emit: &mut impl FnMut(NoteOut)) {
+    fn start(&mut self, note: Note, timing: u32, emit: &mut impl FnMut(NoteOut)) {
         if let Some(index) = self
             .sounding
             .iter()
@@ -292,7 +290,7 @@ impl Scheduler {
             timing,
             key: note.key,
             channel: note.channel,
-            velocity: note.velocity.clamp(f32::MIN_POSITIVE, 1.0),
+            velocity: note.velocity,
         });
     }
 
@@ -319,13 +317,13 @@ mod tests {
 
     const RATE: f64 = 48_000.0;
 
-    fn note(onset_beats: f64, duration_beats: f64, key: u8) -> PlannedNote {
-        PlannedNote {
+    fn note(onset_beats: f64, duration_beats: f64, key: u8) -> Note {
+        Note {
             onset_beats,
             duration_beats,
-            key,
-            channel: 0,
-            velocity: 0.8,
+            key: Key::new(key).unwrap(),
+            channel: Channel::default(),
+            velocity: Velocity::from_unit(0.8),
         }
     }
 
@@ -356,14 +354,14 @@ mod tests {
             vec![
                 NoteOut::On {
                     timing: 0,
-                    key: 60,
-                    channel: 0,
-                    velocity: 0.8
+                    key: Key::new(60).unwrap(),
+                    channel: Channel::default(),
+                    velocity: Velocity::from_unit(0.8)
                 },
                 NoteOut::Off {
                     timing: 12_000,
-                    key: 60,
-                    channel: 0
+                    key: Key::new(60).unwrap(),
+                    channel: Channel::default()
                 },
             ]
         );
@@ -427,8 +425,8 @@ mod tests {
         let kinds: Vec<_> = out
             .iter()
             .map(|e| match e {
-                NoteOut::On { timing, key, .. } => ("on", *timing, *key),
-                NoteOut::Off { timing, key, .. } => ("off", *timing, *key),
+                NoteOut::On { timing, key, .. } => ("on", *timing, key.get()),
+                NoteOut::Off { timing, key, .. } => ("off", *timing, key.get()),
             })
             .collect();
         assert_eq!(
@@ -461,8 +459,8 @@ mod tests {
             out[1],
             NoteOut::Off {
                 timing: 24_000,
-                key: 60,
-                channel: 0
+                key: Key::new(60).unwrap(),
+                channel: Channel::default()
             }
         );
         assert_eq!(s.sounding_len(), 1);
@@ -531,9 +529,9 @@ mod tests {
             out[0],
             NoteOut::On {
                 timing: 0,
-                key: 60,
-                channel: 0,
-                velocity: 0.8
+                key: Key::new(60).unwrap(),
+                channel: Channel::default(),
+                velocity: Velocity::from_unit(0.8)
             }
         );
     }
@@ -558,7 +556,7 @@ mod tests {
         let keys: Vec<u8> = out
             .iter()
             .filter_map(|e| match e {
-                NoteOut::On { key, .. } => Some(*key),
+                NoteOut::On { key, .. } => Some(key.get()),
                 _ => None,
             })
             .collect();

@@ -26,7 +26,7 @@ pub(super) struct Accompaniment {
     /// Melody heard since the pass began, in song beats.
     melody: Vec<Note>,
     /// Melody notes started and not yet finished (their duration is 0).
-    sounding: Vec<CapturedNote>,
+    sounding: Vec<midi::Note>,
     /// Melody of a pass that just ended (relative), waiting for its answer to be finished.
     ended: Option<Vec<Note>>,
     /// Song position where that pass started.
@@ -82,7 +82,7 @@ impl Accompaniment {
                 if self.window.is_none() {
                     self.open_window(ctx, onset_beats);
                 }
-                self.sounding.push(CapturedNote {
+                self.sounding.push(midi::Note {
                     onset_beats,
                     duration_beats: 0.0,
                     key,

@@ -8,8 +8,8 @@ use super::*;
 pub(super) struct Continuation {
     /// Finished notes of the current phrase (song beats).
     notes: Vec<Note>,
-    /// Notes held now: (onset, key, velocity 0–1).
-    held: Vec<(f64, u8, f32)>,
+    /// Notes held now: (onset, key, velocity).
+    held: Vec<(f64, midi::Key, Velocity)>,
     /// The phrase's last note-on.
     last_on: Option<f64>,
     /// Where the planned answer starts; the phrase is kept until then in case it goes on.
@@ -105,9 +105,9 @@ impl Continuation {
             phrase.push(Note {
                 onset_beats: onset,
                 duration_beats: f64::INFINITY,
-                pitch: key,
+                pitch: key.get(),
                 instrument: GmInstrument::Program(program),
-                velocity: (velocity * 127.0).round().clamp(1.0, 127.0) as u8,
+                velocity: velocity.get(),
             });
         }
         for note in &mut phrase {

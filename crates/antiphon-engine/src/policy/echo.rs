@@ -8,18 +8,19 @@
 
 use super::PHRASE_END_SILENCE_BEATS;
 use crate::worker::{Policy, WorkerContext};
-use antiphon_core::messages::{CapturedNote, PlannedNote, ToWorker};
+use antiphon_core::messages::ToWorker;
+use antiphon_core::note::{Key, Note};
 use antiphon_core::time::{next_bar_line, EPSILON_BEATS};
 use std::sync::atomic::Ordering;
 
 /// Semitones added to every echoed note.
-const TRANSPOSE_SEMITONES: u8 = 12;
+const TRANSPOSE_SEMITONES: i32 = 12;
 
 /// Echoes phrases an octave up, one bar after they end.
 #[derive(Debug, Default)]
 pub struct EchoGenerator {
     /// Finished notes of the current phrase, in arrival order.
-    phrase: Vec<CapturedNote>,
+    phrase: Vec<Note>,
     /// Notes started and not yet finished.
     held: usize,
     /// Song position of the phrase's last note-on, in quarter notes.
@@ -89,10 +90,10 @@ impl Policy for EchoGenerator {
         let shift_beats = phrase_end + bar_len - phrase_bar;
         let channel = ctx.settings.out_channel;
         for note in std::mem::take(&mut self.phrase) {
-            ctx.play(PlannedNote {
+            ctx.play(Note {
                 onset_beats: note.onset_beats + shift_beats,
                 duration_beats: note.duration_beats.max(1.0 / 64.0),
-                key: (note.key + TRANSPOSE_SEMITONES).min(127),
+                key: note.key.transposed(TRANSPOSE_SEMITONES).unwrap_or(Key::MAX),
                 channel,
                 velocity: note.velocity,
             });
@@ -107,6 +108,7 @@ mod tests {
     use super::*;
     use crate::settings::Settings;
     use antiphon_core::messages::{Status, ToAudio};
+    use antiphon_core::note::{Channel, Velocity};
     use std::sync::Arc;
 
     fn context_at(playhead_beats: f64) -> WorkerContext {
@@ -121,22 +123,27 @@ mod tests {
     }
 
     fn play_note(echo: &mut EchoGenerator, ctx: &mut WorkerContext, onset: f64, key: u8) {
+        let (key, channel, velocity) = (
+            Key::new(key).unwrap(),
+            Channel::default(),
+            Velocity::from_unit(0.5),
+        );
         echo.on_message(
             ToWorker::NoteStarted {
                 onset_beats: onset,
                 key,
-                channel: 0,
-                velocity: 0.5,
+                channel,
+                velocity,
             },
             ctx,
         );
         echo.on_message(
-            ToWorker::NoteFinished(CapturedNote {
+            ToWorker::NoteFinished(Note {
                 onset_beats: onset,
                 duration_beats: 0.5,
                 key,
-                channel: 0,
-                velocity: 0.5,
+                channel,
+                velocity,
             }),
             ctx,
         );
@@ -159,7 +166,7 @@ mod tests {
         let planned: Vec<(f64, u8)> = ctx
             .pending()
             .map(|m| match m {
-                ToAudio::Play(n) => (n.onset_beats, n.key),
+                ToAudio::Play(n) => (n.onset_beats, n.key.get()),
                 other => panic!("unexpected {other:?}"),
             })
             .collect();

@@ -29,7 +29,8 @@ use crate::steering::{Key, KeyChoice};
 use crate::tasks::{self, TaskSettings};
 use crate::worker::{Policy, WorkerContext};
 use accompaniment::Accompaniment;
-use antiphon_core::messages::{CapturedNote, Phase, PlannedNote, ToWorker};
+use antiphon_core::messages::{Phase, ToWorker};
+use antiphon_core::note::{self as midi, Channel, Velocity};
 use antiphon_core::saved::SavedAnswer;
 use antiphon_core::settings::{Instrument, Mode};
 use antiphon_core::time::{next_bar_line, EPSILON_BEATS};
@@ -100,7 +101,7 @@ pub struct Responder {
     seen_answer: SavedAnswer,
     /// Regenerate presses already acted on (those before this worker began do not count).
     regenerate_presses_seen: Option<u64>,
-    velocities: VecDeque<u8>,
+    velocities: VecDeque<Velocity>,
     /// Seeds drawn so far when Seed is 0.
     draws: u64,
     /// Regenerate presses so far: each moves a fixed seed on by one, so a press always asks
@@ -256,13 +257,13 @@ impl Responder {
     fn velocity(&self, ctx: &WorkerContext) -> u8 {
         match ctx.settings.velocity {
             None if !self.velocities.is_empty() => {
-                (self.velocities.iter().map(|&v| v as u32).sum::<u32>()
-                    / self.velocities.len() as u32)
-                    .clamp(1, 127) as u8
+                let sum: u32 = self.velocities.iter().map(|&v| v.get() as u32).sum();
+                sum / self.velocities.len() as u32
             }
             None => 80,
-            Some(fixed) => fixed.clamp(1, 127),
+            Some(fixed) => fixed.get() as u32,
         }
+        .clamp(1, 127) as u8
     }
 
     /// The mode in force, starting afresh when it changed (the audio thread releases every
@@ -304,8 +305,7 @@ impl Policy for Responder {
             if self.velocities.len() == VELOCITY_MEMORY {
                 self.velocities.pop_front();
             }
-            self.velocities
-                .push_back((velocity * 127.0).round().clamp(1.0, 127.0) as u8);
+            self.velocities.push_back(velocity);
         }
         match self.follow_mode(ctx) {
             Mode::Continue => self.continuation.on_message(message, ctx),
@@ -435,13 +435,14 @@ impl Generator<'_> {
     }
 }
 
-fn planned(note: &Note, onset_beats: f64, channel: u8) -> PlannedNote {
-    PlannedNote {
+/// A note the model wrote, to be played at `onset_beats` on `channel`.
+fn planned(note: &Note, onset_beats: f64, channel: Channel) -> midi::Note {
+    midi::Note {
         onset_beats,
         duration_beats: note.duration_beats.max(1.0 / 32.0),
-        key: note.pitch,
+        key: note.pitch.into(),
         channel,
-        velocity: note.velocity as f32 / 127.0,
+        velocity: note.velocity.into(),
     }
 }
 
@@ -453,13 +454,14 @@ fn save_answer(ctx: &WorkerContext, answer: SavedAnswer) {
     }
 }
 
-fn captured_note(c: &CapturedNote, onset_beats: f64, program: u8) -> Note {
+/// A note the player played, for the model, at `onset_beats` and played by `program`.
+fn captured_note(c: &midi::Note, onset_beats: f64, program: u8) -> Note {
     Note {
         onset_beats,
         duration_beats: c.duration_beats,
-        pitch: c.key,
+        pitch: c.key.get(),
         instrument: GmInstrument::Program(program),
-        velocity: (c.velocity * 127.0).round().clamp(1.0, 127.0) as u8,
+        velocity: c.velocity.get(),
     }
 }
 

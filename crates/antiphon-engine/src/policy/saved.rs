@@ -58,8 +58,8 @@ pub fn saved(note: &Note, onset_beats: f64) -> SavedNote {
     SavedNote {
         onset_beats,
         duration_beats: note.duration_beats,
-        key: note.pitch,
-        velocity: note.velocity,
+        key: note.pitch.into(),
+        velocity: note.velocity.into(),
         program: match note.instrument {
             GmInstrument::Program(p) => p,
             GmInstrument::Drums => 128,
@@ -72,12 +72,12 @@ pub fn unsaved(note: &SavedNote) -> Note {
     Note {
         onset_beats: note.onset_beats,
         duration_beats: note.duration_beats,
-        pitch: note.key,
+        pitch: note.key.get(),
         instrument: if note.program >= 128 {
             GmInstrument::Drums
         } else {
             GmInstrument::Program(note.program)
         },
-        velocity: note.velocity.max(1),
+        velocity: note.velocity.get(),
     }
 }

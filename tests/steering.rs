@@ -23,7 +23,7 @@ fn built_in_model() -> Option<(OnnxModel, VocabSpec)> {
 
 fn load(source: ModelSource) -> (OnnxModel, VocabSpec) {
     let model = OnnxModel::load(&source, SessionOptions::default()).expect("model loads");
-    let spec = VocabSpec::from_json(&model.spec().vocab.to_string()).expect("a vocabulary");
+    let spec = model.spec().vocab.clone();
     (model, spec)
 }
 

@@ -270,8 +270,7 @@ fn load_model_with(
             check_placement,
         },
     )?;
-    let spec = VocabSpec::from_json(&model.spec().vocab.to_string())
-        .map_err(|e| Failure::new(5, format!("{}: model.json's vocab: {e}", source.describe())))?;
+    let spec = model.spec().vocab.clone();
     Ok((model, spec))
 }
 

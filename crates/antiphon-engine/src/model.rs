@@ -4,6 +4,7 @@
 //! A model folder holds `model.onnx` (a GPT-2-style decoder with its KV cache in the Hugging
 //! Face / optimum naming) and `model.json` (vocabulary, sizes, provenance, evaluation).
 
+use antiphon_tokens::VocabSpec;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -105,8 +106,8 @@ pub struct ModelSpec {
     pub name: String,
     /// Version of this file's layout; 1.
     pub format_version: u32,
-    /// The vocabulary layout (a `VocabSpec`), kept as written.
-    pub vocab: serde_json::Value,
+    /// The vocabulary layout, checked as it is read.
+    pub vocab: VocabSpec,
     /// Number of token ids.
     pub vocab_size: usize,
     /// Positions the model was trained with (the KV cache size).
@@ -153,10 +154,10 @@ impl ModelSpec {
                 spec.format_version
             )));
         }
-        let vocab_size_in_vocab = spec.vocab.get("vocab_size").and_then(|v| v.as_u64());
-        if vocab_size_in_vocab != Some(spec.vocab_size as u64) {
+        let vocab_size_in_vocab = spec.vocab.vocab_size() as usize;
+        if vocab_size_in_vocab != spec.vocab_size {
             return Err(bad(format!(
-                "vocab.vocab_size ({vocab_size_in_vocab:?}) differs from vocab_size ({})",
+                "vocab.vocab_size ({vocab_size_in_vocab}) differs from vocab_size ({})",
                 spec.vocab_size
             )));
         }

@@ -177,14 +177,9 @@ impl Responder {
             prefer_cuda: true,
             check_placement: false,
         };
-        let loaded = OnnxModel::load(&source, options).and_then(|model| {
-            let spec = VocabSpec::from_json(&model.spec().vocab.to_string()).map_err(|e| {
-                crate::model::ModelError::BadSpec {
-                    path: PathBuf::from(source.describe()),
-                    reason: e.to_string(),
-                }
-            })?;
-            Ok((model, spec))
+        let loaded = OnnxModel::load(&source, options).map(|model| {
+            let spec = model.spec().vocab.clone();
+            (model, spec)
         });
         match loaded {
             Ok((model, spec)) => {

@@ -6,7 +6,7 @@
 //! version; 7 generation failed.
 
 use crate::steering_args::SteeringArgs;
-use antiphon_core::settings::Instrument;
+use antiphon_core::settings::{Instrument, BARS, TEMPERATURE, TOP_P};
 use antiphon_core::time::{bar_length_beats, next_bar_line};
 use antiphon_engine::default_model::default_model;
 use antiphon_engine::model::{LanguageModel, ModelError, ModelSource};
@@ -77,10 +77,10 @@ pub struct CommonArgs {
     #[arg(long)]
     model: Option<PathBuf>,
     /// Sampling temperature, 0.05–2.0.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = TEMPERATURE.default)]
     temperature: f32,
     /// Nucleus threshold, 0.5–1.0.
-    #[arg(long, default_value_t = antiphon_engine::sampling::DEFAULT_TOP_P)]
+    #[arg(long, default_value_t = TOP_P.default)]
     top_p: f32,
     /// Seed; 0 draws a new one (printed) each run.
     #[arg(long, default_value_t = 0)]
@@ -104,7 +104,7 @@ pub struct ContinueArgs {
     #[command(flatten)]
     common: CommonArgs,
     /// Bars to add.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = BARS.default as u32)]
     bars: u32,
 }
 
@@ -275,14 +275,23 @@ fn load_model_with(
 }
 
 fn settings(common: &CommonArgs, piece: &Piece, spec: &VocabSpec) -> Result<TaskSettings, Failure> {
-    if !(0.05..=2.0).contains(&common.temperature) {
+    if !TEMPERATURE.contains(common.temperature) {
         return Err(Failure::new(
             2,
-            "--temperature must be between 0.05 and 2.0",
+            format!(
+                "--temperature must be between {:?} and {:?}",
+                TEMPERATURE.min, TEMPERATURE.max
+            ),
         ));
     }
-    if !(0.5..=1.0).contains(&common.top_p) {
-        return Err(Failure::new(2, "--top-p must be between 0.5 and 1.0"));
+    if !TOP_P.contains(common.top_p) {
+        return Err(Failure::new(
+            2,
+            format!(
+                "--top-p must be between {:?} and {:?}",
+                TOP_P.min, TOP_P.max
+            ),
+        ));
     }
     let seed = if common.seed == 0 {
         let nanos = std::time::SystemTime::now()

@@ -1,5 +1,6 @@
-//! `antiphon`: the command-line tool. This file only parses and dispatches; each family of
-//! subcommands lives in its own module.
+//! `antiphon`: the command-line tool, on the main thread (and a rayon pool for `tokenize`). It
+//! runs the plugin's engine on MIDI files and never touches the plugin itself. This file only
+//! parses and dispatches; each family of subcommands lives in its own module.
 
 mod generate_cmd;
 mod steering_args;

@@ -1,5 +1,10 @@
 //! Worker thread: everything that decides what to play. It may allocate, lock and sleep, but it
 //! never blocks on a queue the audio thread feeds.
+//!
+//! It knows no plugin API: the shell hands the worker a [`SettingsSource`] for snapshots of the
+//! controls, and the worker reports back only through `antiphon_core`'s `Status` and queues.
+//! The policies ([`policy`]) run over any [`model::LanguageModel`], so they are tested on
+//! [`fake::FakeModel`] without ONNX Runtime.
 
 pub mod default_model;
 pub mod fake;

@@ -269,11 +269,13 @@ impl ModelSource {
 mod tests {
     use super::*;
 
-    fn spec_json(vocab_size: usize, layers: usize) -> String {
+    /// A model.json over the AMT vocabulary with `layers` blocks.
+    fn spec_json(layers: usize) -> String {
+        let vocab = VocabSpec::amt();
         serde_json::json!({
             "name": "t", "format_version": 1,
-            "vocab": {"kind": "amt", "vocab_size": vocab_size},
-            "vocab_size": vocab_size, "context_length": 1024,
+            "vocab": vocab,
+            "vocab_size": vocab.vocab_size(), "context_length": 1024,
             "num_layers": layers, "num_heads": 2, "head_size": 8, "hidden_size": 16,
             "dtype": "float32",
             "inputs": ModelSpec::expected_inputs(layers),
@@ -284,22 +286,28 @@ mod tests {
 
     #[test]
     fn reads_a_valid_spec() {
-        let spec = ModelSpec::from_json(&spec_json(100, 2), Path::new("m.json")).unwrap();
+        let spec = ModelSpec::from_json(&spec_json(2), Path::new("m.json")).unwrap();
+        assert_eq!(spec.vocab, VocabSpec::amt());
         assert_eq!(spec.inputs.len(), 7);
         assert_eq!(spec.outputs[4], "present.1.value");
     }
 
     #[test]
     fn names_the_field_that_disagrees() {
-        let mut value: serde_json::Value = serde_json::from_str(&spec_json(100, 2)).unwrap();
-        value["vocab"]["vocab_size"] = 99.into();
+        let mut value: serde_json::Value = serde_json::from_str(&spec_json(2)).unwrap();
+        value["vocab_size"] = 99.into();
         let err = ModelSpec::from_json(&value.to_string(), Path::new("m.json")).unwrap_err();
         assert!(err.to_string().contains("vocab.vocab_size"), "{err}");
 
-        let mut value: serde_json::Value = serde_json::from_str(&spec_json(100, 2)).unwrap();
+        let mut value: serde_json::Value = serde_json::from_str(&spec_json(2)).unwrap();
         value["inputs"][1] = "mask".into();
         let err = ModelSpec::from_json(&value.to_string(), Path::new("m.json")).unwrap_err();
         assert!(err.to_string().contains("inputs must be"), "{err}");
+
+        let mut value: serde_json::Value = serde_json::from_str(&spec_json(2)).unwrap();
+        value["vocab"]["ticks_per_unit"] = 0.into();
+        let err = ModelSpec::from_json(&value.to_string(), Path::new("m.json")).unwrap_err();
+        assert!(err.to_string().contains("ticks_per_unit"), "{err}");
 
         let err = ModelSpec::from_json("{", Path::new("m.json")).unwrap_err();
         assert!(err.to_string().contains("m.json"), "{err}");

@@ -3,6 +3,10 @@
 //! 0. `cargo xtask ort`: the ONNX Runtime library from PyPI, for the engine's tests.
 //! 1. `cargo test --workspace --features rt-alloc-check`: unit, property and integration tests,
 //!    the CLAP host harness included, with `process()` under nice-plug's allocation checker.
+//!    When the reference's whole AMT conformance set is beside the repository
+//!    (`../shared/amt/conformance`, or `AMT_CONFORMANCE_DIR`), the conformance tests run on it,
+//!    with the whole-set tests a plain `cargo test` ignores (required when
+//!    `ANTIPHON_REQUIRE_REFERENCE_SET=1`, as in CI); else on the cases in `tests/data`.
 //! 2. The same host harness against the bundled `target/bundled/Antiphon.clap`.
 //! 3. `tests/realtime_sanitizer.rs` rebuilt with RealtimeSanitizer in `target/rtsan`, when
 //!    Debian's `libclang-rt-22-dev` is installed (required when `ANTIPHON_REQUIRE_RTSAN=1`,
@@ -21,8 +25,29 @@ pub fn run(extra_args: Vec<String>) -> Result<()> {
     crate::ort::fetch(crate::ort::Flavour::Cpu)?;
 
     let mut test = cargo();
-    test.args(["test", "--workspace", "--features", "rt-alloc-check"])
-        .args(&extra_args);
+    test.args(["test", "--workspace", "--features", "rt-alloc-check"]);
+    match whole_conformance_set() {
+        Some(set) => {
+            test.env("AMT_CONFORMANCE_DIR", set);
+            // The whole-set tests are the ones a plain `cargo test` ignores.
+            let mut args = extra_args.clone();
+            match args.iter().position(|a| a == "--") {
+                Some(i) => args.insert(i + 1, "--include-ignored".into()),
+                None => args.extend(["--".into(), "--include-ignored".into()]),
+            }
+            test.args(args);
+        }
+        None if std::env::var_os("ANTIPHON_REQUIRE_REFERENCE_SET").is_some() => {
+            bail!("the AMT conformance set is not at ../shared/amt/conformance: set AMT_CONFORMANCE_DIR")
+        }
+        None => {
+            eprintln!(
+                "\nxtask: the reference's whole AMT conformance set is not beside the repository: \
+                 conformance runs on the cases in tests/data/conformance only."
+            );
+            test.args(&extra_args);
+        }
+    }
     run_step("unit, property and host tests (allocation-checked)", test)?;
 
     {
@@ -111,6 +136,18 @@ impl Drop for SetAside {
             let _ = std::fs::rename(&self.aside, &self.path);
         }
     }
+}
+
+/// The reference's whole conformance set: `$AMT_CONFORMANCE_DIR`, else the shared folder beside
+/// the repository, if it holds the training corpus.
+fn whole_conformance_set() -> Option<PathBuf> {
+    let dir = std::env::var_os("AMT_CONFORMANCE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("../shared/amt/conformance"));
+    dir.join("training")
+        .is_dir()
+        .then(|| dir.canonicalize().ok())
+        .flatten()
 }
 
 fn cargo() -> Command {

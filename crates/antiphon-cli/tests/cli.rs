@@ -7,7 +7,7 @@ mod amt;
 use std::path::PathBuf;
 use std::process::Command;
 
-use amt::{cases, conformance_dir, ids, load_json};
+use amt::{cases, conformance_dir, ids, load_json, whole_set_dir};
 use antiphon_tokens::VocabSpec;
 
 fn antiphon() -> Command {
@@ -49,7 +49,7 @@ fn tokens_prints_the_reference_events_of_every_file() {
 #[test]
 fn tokens_reports_damaged_files_as_errors() {
     let tmp = scratch("damaged");
-    let bytes = std::fs::read(conformance_dir().join("midi/01_bach_bwv66.6_default.mid")).unwrap();
+    let bytes = std::fs::read(conformance_dir().join("midi/11_synth_tempo_changes.mid")).unwrap();
     let cut = tmp.join("cut.mid");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
     let out = antiphon().arg("tokens").arg(&cut).output().unwrap();
@@ -58,28 +58,30 @@ fn tokens_reports_damaged_files_as_errors() {
 }
 
 #[test]
+#[ignore = "needs the reference's whole set in AMT_CONFORMANCE_DIR: cargo xtask test runs it"]
 fn tokenize_amt_text_output_equals_the_reference_corpus() {
     let tmp = scratch("text");
     let out = tmp.join("corpus.txt");
     run(antiphon()
         .args(["tokenize", "--vocab", "amt", "-o"])
         .arg(&out)
-        .arg(conformance_dir().join("midi")));
+        .arg(whole_set_dir().join("midi")));
     let ours = std::fs::read_to_string(&out).unwrap();
     let reference =
-        std::fs::read_to_string(conformance_dir().join("training/corpus_tokenize_augment1.txt"))
+        std::fs::read_to_string(whole_set_dir().join("training/corpus_tokenize_augment1.txt"))
             .unwrap();
     assert_eq!(ours, reference);
 }
 
 #[test]
+#[ignore = "needs the reference's whole set in AMT_CONFORMANCE_DIR: cargo xtask test runs it"]
 fn tokenize_binary_output_reads_back_with_its_index() {
     let tmp = scratch("binary");
     let out = tmp.join("corpus.bin");
     run(antiphon()
         .args(["tokenize", "--vocab", "amt", "-o"])
         .arg(&out)
-        .arg(conformance_dir().join("midi")));
+        .arg(whole_set_dir().join("midi")));
     let index = load_json(&tmp.join("corpus.json"));
     assert_eq!(index["dtype"], "<u2");
     assert_eq!(index["line_tokens"], 1024);
@@ -93,7 +95,7 @@ fn tokenize_binary_output_reads_back_with_its_index() {
         .map(|b| u16::from_le_bytes([b[0], b[1]]) as u32)
         .collect();
     let reference: Vec<u32> =
-        std::fs::read_to_string(conformance_dir().join("training/corpus_tokenize_augment1.txt"))
+        std::fs::read_to_string(whole_set_dir().join("training/corpus_tokenize_augment1.txt"))
             .unwrap()
             .split_whitespace()
             .map(|x| x.parse().unwrap())
@@ -251,7 +253,7 @@ fn vocab_prints_each_preset() {
 fn detokenize_writes_midi_that_tokenizes_back() {
     let tmp = scratch("detok");
     let dir = conformance_dir();
-    let src = dir.join("midi/03_nottingham_cuckoos_nest_chords.mid");
+    let src = dir.join("midi/14_synth_type0_cc_between_notes.mid");
     let ids_txt = tmp.join("ids.txt");
     std::fs::write(&ids_txt, run(antiphon().arg("tokens").arg(&src))).unwrap();
     let out = tmp.join("back.mid");
@@ -281,7 +283,7 @@ fn detokenize_writes_midi_that_tokenizes_back() {
     assert_eq!(a, b);
 
     // --reference reproduces the reference's own file byte for byte.
-    let src = dir.join("midi/01_bach_bwv66.6_default.mid");
+    let src = dir.join("midi/11_synth_tempo_changes.mid");
     std::fs::write(&ids_txt, run(antiphon().arg("tokens").arg(&src))).unwrap();
     run(antiphon()
         .arg("detokenize")
@@ -291,7 +293,7 @@ fn detokenize_writes_midi_that_tokenizes_back() {
         .arg(&out));
     assert_eq!(
         std::fs::read(&out).unwrap(),
-        std::fs::read(dir.join("roundtrip/01_bach_bwv66.6_default.mid")).unwrap()
+        std::fs::read(dir.join("roundtrip/11_synth_tempo_changes.mid")).unwrap()
     );
 }
 

@@ -13,7 +13,7 @@
 
 use crate::note::{Channel, Key, Note, Velocity};
 use crate::saved::SavedAnswer;
-use crate::transport::TransportCell;
+use crate::transport::{TransportCell, TransportMove};
 use atomic_float::AtomicF64;
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,23 +41,8 @@ pub enum ToWorker {
     /// A note the player played, closed by its note-off or by the transport stopping or
     /// jumping.
     NoteFinished(Note),
-    /// The transport started playing at this song position.
-    Started {
-        /// Song position in quarter notes.
-        pos_beats: f64,
-    },
-    /// The transport stopped at this song position.
-    Stopped {
-        /// Song position in quarter notes.
-        pos_beats: f64,
-    },
-    /// The playhead jumped (a loop, a locate) while playing.
-    Jumped {
-        /// Where the playhead would have been without the jump, in quarter notes.
-        from_beats: f64,
-        /// Where it is now, in quarter notes.
-        to_beats: f64,
-    },
+    /// The transport started, stopped or jumped (a loop, a locate).
+    Transport(TransportMove),
 }
 
 /// Worker → audio thread.

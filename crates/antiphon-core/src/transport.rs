@@ -1,5 +1,5 @@
 //! The host's transport as the audio thread last saw it, published once per block as one
-//! snapshot that readers always see whole.
+//! snapshot that readers always see whole, and how it moved between blocks.
 //!
 //! A sequence lock over atomics: the audio thread (the only writer) never waits, and a reader
 //! (the worker, the editor) retries the rare read that overlapped a write. Every field is an
@@ -28,6 +28,28 @@ pub struct TransportSnapshot {
     pub loop_start_beats: f64,
     /// End of the host's loop, in quarter notes.
     pub loop_end_beats: f64,
+}
+
+/// How the host's transport moved between two blocks, as the audio thread tells the worker.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TransportMove {
+    /// Started playing at this position.
+    Started {
+        /// Song position in quarter notes.
+        pos_beats: f64,
+    },
+    /// Stopped (or lost its position) after the last block, which ended here.
+    Stopped {
+        /// Song position in quarter notes.
+        pos_beats: f64,
+    },
+    /// Playing, but not where the last block ended: a loop or a locate.
+    Jumped {
+        /// Where the playhead would be without the jump, in quarter notes.
+        from_beats: f64,
+        /// Where it is, in quarter notes.
+        to_beats: f64,
+    },
 }
 
 /// Fields of a snapshot as bits: the flags, then the numbers.

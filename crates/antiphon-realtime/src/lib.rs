@@ -12,7 +12,7 @@ pub mod transport;
 use antiphon_core::messages::{Queues, Status, ToAudio, ToWorker};
 use antiphon_core::note::{Channel, Key, Velocity};
 use antiphon_core::time::{samples_to_beats, BlockTime};
-use antiphon_core::transport::TransportSnapshot;
+use antiphon_core::transport::{TransportMove, TransportSnapshot};
 use capture::Capture;
 use crossbeam_channel::{Receiver, Sender};
 use rtsan_standalone::nonblocking;
@@ -20,7 +20,7 @@ use scheduler::{NoteOut, Scheduler, SchedulerCounts};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 pub use transport::HostTransport;
-use transport::{TransportChange, TransportTracker};
+use transport::TransportTracker;
 
 /// Generated note events one block can hold before the rest are dropped and counted.
 pub const MAX_EVENTS_PER_BLOCK: usize = 2048;
@@ -99,29 +99,27 @@ impl AudioSide {
         let to_worker = &self.to_worker;
         let status = &self.status;
         let mut send = |message: ToWorker| send_to_worker(to_worker, status, message);
-        match change {
-            TransportChange::Steady => {}
-            TransportChange::Started { pos_beats } => send(ToWorker::Started { pos_beats }),
-            TransportChange::Stopped { pos_beats } => {
-                self.capture.close_all(pos_beats, &mut send);
-                self.scheduler.release_all(0, &mut |e| generated.push(e));
-                send(ToWorker::Stopped { pos_beats });
-            }
-            TransportChange::Jumped {
-                from_beats,
-                to_beats,
-            } => {
-                self.capture.close_all(from_beats, &mut send);
-                self.scheduler.release_all(0, &mut |e| generated.push(e));
-                self.scheduler.skip_before(to_beats);
-                if to_beats < from_beats {
-                    self.scheduler.begin_next_pass(to_beats);
+        if let Some(movement) = change {
+            match movement {
+                TransportMove::Started { .. } => {}
+                TransportMove::Stopped { pos_beats } => {
+                    self.capture.close_all(pos_beats, &mut send);
+                    self.scheduler.release_all(0, &mut |e| generated.push(e));
                 }
-                send(ToWorker::Jumped {
+                TransportMove::Jumped {
                     from_beats,
                     to_beats,
-                });
+                } => {
+                    self.capture.close_all(from_beats, &mut send);
+                    self.scheduler.release_all(0, &mut |e| generated.push(e));
+                    self.scheduler.skip_before(to_beats);
+                    if to_beats < from_beats {
+                        self.scheduler.begin_next_pass(to_beats);
+                    }
+                }
             }
+            // After the notes it closed, so the worker hears them first.
+            send(ToWorker::Transport(movement));
         }
         // Published after the messages above, so a worker that reads the new position has been
         // sent every note that ended before it.

@@ -4,6 +4,7 @@
 //! [`HostTransport`], so everything here is testable without a host.
 
 use antiphon_core::time::{bar_length_beats, BlockTime};
+use antiphon_core::transport::TransportMove;
 
 /// What the host says about its transport at the start of a block.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -22,30 +23,6 @@ pub struct HostTransport {
     pub loop_beats: Option<(f64, f64)>,
     /// Sample rate in Hz.
     pub sample_rate_hz: f64,
-}
-
-/// How the transport moved since the previous block.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum TransportChange {
-    /// Playing on from where the last block ended, or still stopped.
-    Steady,
-    /// Started playing at this position.
-    Started {
-        /// Song position in quarter notes.
-        pos_beats: f64,
-    },
-    /// Stopped (or lost its position) after the last block, which ended here.
-    Stopped {
-        /// Song position in quarter notes.
-        pos_beats: f64,
-    },
-    /// Playing, but not where the last block ended: a loop or a locate.
-    Jumped {
-        /// Where the playhead would be without the jump, in quarter notes.
-        from_beats: f64,
-        /// Where it is, in quarter notes.
-        to_beats: f64,
-    },
 }
 
 /// Where a playing transport counts as moved on its own rather than jumped, in quarter notes.
@@ -81,7 +58,7 @@ impl TransportTracker {
         &mut self,
         host: &HostTransport,
         len_samples: u32,
-    ) -> (Option<BlockTime>, Option<Grid>, TransportChange) {
+    ) -> (Option<BlockTime>, Option<Grid>, Option<TransportMove>) {
         let block = match (host.playing, host.tempo_bpm, host.pos_beats) {
             (true, Some(tempo_bpm), Some(start_beats))
                 if tempo_bpm > 0.0 && tempo_bpm.is_finite() && start_beats.is_finite() =>
@@ -97,22 +74,22 @@ impl TransportTracker {
         };
 
         let change = match (self.expected_next_beats, block) {
-            (None, None) => TransportChange::Steady,
-            (None, Some(b)) => TransportChange::Started {
+            (None, None) => None,
+            (None, Some(b)) => Some(TransportMove::Started {
                 pos_beats: b.start_beats,
-            },
-            (Some(expected), None) => TransportChange::Stopped {
+            }),
+            (Some(expected), None) => Some(TransportMove::Stopped {
                 pos_beats: expected,
-            },
+            }),
             (Some(expected), Some(b))
                 if (b.start_beats - expected).abs() > JUMP_TOLERANCE_BEATS =>
             {
-                TransportChange::Jumped {
+                Some(TransportMove::Jumped {
                     from_beats: expected,
                     to_beats: b.start_beats,
-                }
+                })
             }
-            (Some(_), Some(_)) => TransportChange::Steady,
+            (Some(_), Some(_)) => None,
         };
         self.expected_next_beats = block.map(|b| b.end_beats());
 
@@ -156,16 +133,16 @@ mod tests {
     fn reports_start_steady_jump_and_stop() {
         let mut t = TransportTracker::default();
         let (_, _, c) = t.update(&playing_at(0.0), 24_000);
-        assert_eq!(c, TransportChange::Started { pos_beats: 0.0 });
+        assert_eq!(c, Some(TransportMove::Started { pos_beats: 0.0 }));
         let (_, _, c) = t.update(&playing_at(1.0), 24_000);
-        assert_eq!(c, TransportChange::Steady);
+        assert_eq!(c, None);
         let (_, _, c) = t.update(&playing_at(0.0), 24_000);
         assert_eq!(
             c,
-            TransportChange::Jumped {
+            Some(TransportMove::Jumped {
                 from_beats: 2.0,
                 to_beats: 0.0
-            }
+            })
         );
         let stopped = HostTransport {
             playing: false,
@@ -173,9 +150,9 @@ mod tests {
         };
         let (block, _, c) = t.update(&stopped, 24_000);
         assert!(block.is_none());
-        assert_eq!(c, TransportChange::Stopped { pos_beats: 1.0 });
+        assert_eq!(c, Some(TransportMove::Stopped { pos_beats: 1.0 }));
         let (_, _, c) = t.update(&stopped, 24_000);
-        assert_eq!(c, TransportChange::Steady);
+        assert_eq!(c, None);
     }
 
     #[test]
@@ -184,7 +161,7 @@ mod tests {
         t.update(&playing_at(0.0), 512);
         let next = 512.0 / 24_000.0 + 0.001;
         let (_, _, c) = t.update(&playing_at(next), 512);
-        assert_eq!(c, TransportChange::Steady);
+        assert_eq!(c, None);
     }
 
     #[test]
@@ -196,7 +173,7 @@ mod tests {
         };
         let (block, _, c) = t.update(&host, 512);
         assert!(block.is_none());
-        assert_eq!(c, TransportChange::Steady);
+        assert_eq!(c, None);
     }
 
     #[test]

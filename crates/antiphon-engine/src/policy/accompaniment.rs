@@ -90,7 +90,7 @@ impl Accompaniment {
                     velocity,
                 });
             }
-            ToWorker::Started { .. } => {}
+            ToWorker::Transport(TransportMove::Started { .. }) => {}
             ToWorker::NoteFinished(note) => {
                 self.sounding
                     .retain(|s| (s.key, s.channel) != (note.key, note.channel));
@@ -99,7 +99,7 @@ impl Accompaniment {
                         .push(captured_note(&note, note.onset_beats, MELODY_PROGRAM));
                 }
             }
-            ToWorker::Jumped { to_beats, .. } => match self.window {
+            ToWorker::Transport(TransportMove::Jumped { to_beats, .. }) => match self.window {
                 Some(w) if self.looping && (to_beats - w.start).abs() < 1.0 => {
                     // The loop's next turn: what was heard belongs to the turn that ended.
                     self.end_pass(w);
@@ -109,7 +109,7 @@ impl Accompaniment {
                     ctx.cancel_next_pass();
                 }
             },
-            ToWorker::Stopped { .. } => {
+            ToWorker::Transport(TransportMove::Stopped { .. }) => {
                 self.reset();
                 ctx.cancel_planned();
                 ctx.cancel_next_pass();

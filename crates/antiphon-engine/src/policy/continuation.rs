@@ -57,8 +57,9 @@ impl Continuation {
                 self.notes
                     .push(captured_note(&note, note.onset_beats, program));
             }
-            ToWorker::Started { .. } => {}
-            ToWorker::Stopped { .. } | ToWorker::Jumped { .. } => {
+            ToWorker::Transport(TransportMove::Started { .. }) => {}
+            ToWorker::Transport(TransportMove::Stopped { .. })
+            | ToWorker::Transport(TransportMove::Jumped { .. }) => {
                 let last = std::mem::take(&mut self.last_phrase);
                 *self = Continuation {
                     last_phrase: last,

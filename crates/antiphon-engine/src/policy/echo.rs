@@ -11,6 +11,7 @@ use crate::worker::{Policy, WorkerContext};
 use antiphon_core::messages::ToWorker;
 use antiphon_core::note::{Key, Note};
 use antiphon_core::time::{next_bar_line, EPSILON_BEATS};
+use antiphon_core::transport::TransportMove;
 use std::sync::atomic::Ordering;
 
 /// Semitones added to every echoed note.
@@ -51,8 +52,9 @@ impl Policy for EchoGenerator {
                 self.held = self.held.saturating_sub(1);
                 self.phrase.push(note);
             }
-            ToWorker::Started { .. } => {}
-            ToWorker::Stopped { .. } | ToWorker::Jumped { .. } => self.forget_phrase(),
+            ToWorker::Transport(TransportMove::Started { .. }) => {}
+            ToWorker::Transport(TransportMove::Stopped { .. })
+            | ToWorker::Transport(TransportMove::Jumped { .. }) => self.forget_phrase(),
         }
     }
 
@@ -210,7 +212,10 @@ mod tests {
         let mut echo = EchoGenerator::new();
         let mut ctx = context_at(0.5);
         play_note(&mut echo, &mut ctx, 0.0, 60);
-        echo.on_message(ToWorker::Stopped { pos_beats: 0.5 }, &mut ctx);
+        echo.on_message(
+            ToWorker::Transport(TransportMove::Stopped { pos_beats: 0.5 }),
+            &mut ctx,
+        );
         ctx.status.transport.update(|t| t.playhead_beats = 4.0);
         echo.on_tick(&mut ctx);
         assert_eq!(ctx.pending().count(), 0);

@@ -34,6 +34,7 @@ use antiphon_core::note::{self as midi, Channel, Velocity};
 use antiphon_core::saved::SavedAnswer;
 use antiphon_core::settings::{Instrument, Mode};
 use antiphon_core::time::{next_bar_line, EPSILON_BEATS};
+use antiphon_core::transport::TransportMove;
 use antiphon_tokens::notes::ticks_per_beat;
 use antiphon_tokens::{GmInstrument, Note, VocabSpec};
 use continuation::Continuation;

@@ -8,8 +8,7 @@ mod amt;
 use std::collections::BTreeMap;
 
 use amt::{
-    cases, conformance_dir, flat_compound, flat_events, ids, ints, load_json, sha256_hex,
-    whole_set_dir, Failures,
+    cases, conformance_dir, flat_compound, flat_events, ids, ints, load_json, sha256_hex, Failures,
 };
 use antiphon_tokens::events::{flatten_raw, raw_to_triples, Triple};
 use antiphon_tokens::packing::{
@@ -573,14 +572,14 @@ fn pack_corpus(spec: &VocabSpec, augment: usize, seed: u64) -> (Vec<Vec<u32>>, [
 }
 
 fn read_lines(name: &str) -> Vec<Vec<u32>> {
-    let text = std::fs::read_to_string(whole_set_dir().join("training").join(name)).unwrap();
+    let text = std::fs::read_to_string(conformance_dir().join("training").join(name)).unwrap();
     text.lines()
         .map(|l| l.split_whitespace().map(|x| x.parse().unwrap()).collect())
         .collect()
 }
 
 fn corpus_result(tokenize: &str) -> Vec<u64> {
-    let index = load_json(&whole_set_dir().join("index.json"));
+    let index = load_json(&conformance_dir().join("index.json"));
     let entry = index["corpus_tokenize"]
         .as_array()
         .unwrap()
@@ -597,7 +596,6 @@ fn corpus_result(tokenize: &str) -> Vec<u64> {
 }
 
 #[test]
-#[ignore = "needs the reference's whole set in AMT_CONFORMANCE_DIR: cargo xtask test runs it"]
 fn corpus_with_augment_factor_1_matches_token_for_token() {
     let spec = amt();
     let (ours, stats) = pack_corpus(&spec, 1, 0);
@@ -613,7 +611,6 @@ fn corpus_with_augment_factor_1_matches_token_for_token() {
 }
 
 #[test]
-#[ignore = "needs the reference's whole set in AMT_CONFORMANCE_DIR: cargo xtask test runs it"]
 fn corpus_with_augment_factor_10_keeps_every_line_invariant() {
     let spec = amt();
     let reference = read_lines("corpus_tokenize_augment10.txt");

@@ -141,7 +141,12 @@ fn audio_path_is_realtime_safe_with_the_model_answering() {
     }
     worker.stop();
     let engine = status.engine_line.lock().unwrap().clone();
-    assert!(engine.contains("tiny-beats"), "the model ran: {engine}");
+    // The error line says why a model did not run (a missing ONNX Runtime names the command).
+    let error = status.error_line.lock().unwrap().clone();
+    assert!(
+        engine.contains("tiny-beats"),
+        "the model ran: {engine} {error}"
+    );
 }
 
 #[test]

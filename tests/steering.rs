@@ -22,7 +22,9 @@ fn built_in_model() -> Option<(OnnxModel, VocabSpec)> {
 }
 
 fn load(source: ModelSource) -> (OnnxModel, VocabSpec) {
-    let model = OnnxModel::load(&source, SessionOptions::default()).expect("model loads");
+    // Display, not Debug: a missing ONNX Runtime's message names `cargo xtask ort`.
+    let model = OnnxModel::load(&source, SessionOptions::default())
+        .unwrap_or_else(|e| panic!("model loads: {e}"));
     let spec = model.spec().vocab.clone();
     (model, spec)
 }

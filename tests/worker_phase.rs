@@ -23,6 +23,8 @@ fn a_phrase_is_heard_then_answered_from_the_next_bar_line() {
     let worker = Worker::new(Mode::Continue, 2, 11);
     // Five quarter notes: the phrase ends with the bar line at beat 8.
     let seen = phases(&worker, &[72, 74, 76, 77, 79], 16.0);
+    // A model that could not run (no ONNX Runtime) says why here.
+    assert_eq!(worker.error(), "", "the worker reported an error");
     assert_eq!(seen[0].1, Phase::Waiting);
     assert!(seen
         .iter()
@@ -43,6 +45,7 @@ fn a_window_is_recorded_then_accompanied() {
     let mut keys = tune.to_vec();
     keys.extend(tune);
     let seen = phases(&worker, &keys, 32.0);
+    assert_eq!(worker.error(), "", "the worker reported an error");
     let recording = Phase::Recording {
         start_beats: 0.0,
         len_beats: 16.0,

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use antiphon_tokens::{CompoundNote, Event};
 use serde_json::Value;
 
-/// The conformance folder: `$AMT_CONFORMANCE_DIR` (the reference's whole set, which
-/// `cargo xtask test` names), else the cases kept in the repository, `tests/data/conformance`
-/// (those whose inputs may be redistributed; its README says which). A missing folder fails
-/// the test: conformance is never skipped silently.
+/// The conformance folder: `$AMT_CONFORMANCE_DIR` (for the reference's whole set, which
+/// `cargo xtask test` also runs), else the cases kept in the repository,
+/// `tests/data/conformance` (made from inputs that may be redistributed; its README says
+/// which). A missing folder fails the test: conformance is never skipped silently.
 pub fn conformance_dir() -> PathBuf {
     let dir = match std::env::var_os("AMT_CONFORMANCE_DIR") {
         Some(d) => PathBuf::from(d),
@@ -19,21 +19,6 @@ pub fn conformance_dir() -> PathBuf {
     assert!(
         dir.join("expected").is_dir(),
         "AMT conformance set not found at {} (set AMT_CONFORMANCE_DIR)",
-        dir.display()
-    );
-    dir
-}
-
-/// The reference's whole set, for the tests over its training corpus (whose lines mix every
-/// input file, so they cannot be kept in the repository): `$AMT_CONFORMANCE_DIR`, which must
-/// hold `training/`. Those tests are `#[ignore]`d in a plain `cargo test`; `cargo xtask test`
-/// names the set and runs them.
-pub fn whole_set_dir() -> PathBuf {
-    let dir = conformance_dir();
-    assert!(
-        dir.join("training").is_dir(),
-        "the reference's whole conformance set is needed (with training/): set \
-         AMT_CONFORMANCE_DIR, as `cargo xtask test` does; {} has none",
         dir.display()
     );
     dir

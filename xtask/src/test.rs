@@ -3,12 +3,13 @@
 //! 0. `cargo xtask ort`: the ONNX Runtime library from PyPI, for the engine's tests.
 //! 1. `cargo test --workspace --features rt-alloc-check`: unit, property and integration tests,
 //!    the CLAP host harness included, with `process()` under nice-plug's allocation checker.
-//!    When the reference's whole AMT conformance set is beside the repository
-//!    (`../shared/amt/conformance`, or `AMT_CONFORMANCE_DIR`), the conformance tests run on it,
-//!    with the whole-set tests a plain `cargo test` ignores (required when
-//!    `ANTIPHON_REQUIRE_REFERENCE_SET=1`, as in CI); else on the cases in `tests/data`.
-//! 2. The same host harness against the bundled `target/bundled/Antiphon.clap`.
-//! 3. `tests/realtime_sanitizer.rs` rebuilt with RealtimeSanitizer in `target/rtsan`, when
+//!    The AMT conformance tests run on the cases kept in `tests/data/conformance`.
+//! 2. The conformance tests again, on the reference's whole set when it is beside the
+//!    repository (`../shared/amt/conformance`, or `AMT_CONFORMANCE_DIR`): it adds the corpus
+//!    pieces that may not be kept in the repository (required when
+//!    `ANTIPHON_REQUIRE_REFERENCE_SET=1`, as in CI).
+//! 3. The same host harness against the bundled `target/bundled/Antiphon.clap`.
+//! 4. `tests/realtime_sanitizer.rs` rebuilt with RealtimeSanitizer in `target/rtsan`, when
 //!    Debian's `libclang-rt-22-dev` is installed (required when `ANTIPHON_REQUIRE_RTSAN=1`,
 //!    as in CI). Extra arguments are passed to the first `cargo test`.
 
@@ -25,30 +26,32 @@ pub fn run(extra_args: Vec<String>) -> Result<()> {
     crate::ort::fetch(crate::ort::Flavour::Cpu)?;
 
     let mut test = cargo();
-    test.args(["test", "--workspace", "--features", "rt-alloc-check"]);
+    test.args(["test", "--workspace", "--features", "rt-alloc-check"])
+        .args(&extra_args)
+        // The cases kept in the repository, whatever the caller's environment names; the
+        // whole set gets its own pass below.
+        .env_remove("AMT_CONFORMANCE_DIR");
+    run_step("unit, property and host tests (allocation-checked)", test)?;
+
     match whole_conformance_set() {
         Some(set) => {
-            test.env("AMT_CONFORMANCE_DIR", set);
-            // The whole-set tests are the ones a plain `cargo test` ignores.
-            let mut args = extra_args.clone();
-            match args.iter().position(|a| a == "--") {
-                Some(i) => args.insert(i + 1, "--include-ignored".into()),
-                None => args.extend(["--".into(), "--include-ignored".into()]),
-            }
-            test.args(args);
+            // Only the tests that read the conformance folder; they are already built.
+            let mut whole = cargo();
+            whole
+                .args(["test", "--workspace", "--features", "rt-alloc-check"])
+                .args(["--test", "conformance", "--test", "sampling_conformance"])
+                .args(["--test", "cli"])
+                .env("AMT_CONFORMANCE_DIR", set);
+            run_step("AMT conformance on the reference's whole set", whole)?;
         }
         None if std::env::var_os("ANTIPHON_REQUIRE_REFERENCE_SET").is_some() => {
             bail!("the AMT conformance set is not at ../shared/amt/conformance: set AMT_CONFORMANCE_DIR")
         }
-        None => {
-            eprintln!(
-                "\nxtask: the reference's whole AMT conformance set is not beside the repository: \
-                 conformance runs on the cases in tests/data/conformance only."
-            );
-            test.args(&extra_args);
-        }
+        None => eprintln!(
+            "\nxtask: the reference's whole AMT conformance set is not beside the repository: \
+             conformance ran on the cases in tests/data/conformance only."
+        ),
     }
-    run_step("unit, property and host tests (allocation-checked)", test)?;
 
     {
         // The checked debug bundle must not replace the user's own bundles: set them aside and

@@ -7,7 +7,7 @@ mod amt;
 use std::path::PathBuf;
 use std::process::Command;
 
-use amt::{cases, conformance_dir, ids, load_json, whole_set_dir};
+use amt::{cases, conformance_dir, ids, load_json};
 use antiphon_tokens::VocabSpec;
 
 fn antiphon() -> Command {
@@ -58,30 +58,28 @@ fn tokens_reports_damaged_files_as_errors() {
 }
 
 #[test]
-#[ignore = "needs the reference's whole set in AMT_CONFORMANCE_DIR: cargo xtask test runs it"]
 fn tokenize_amt_text_output_equals_the_reference_corpus() {
     let tmp = scratch("text");
     let out = tmp.join("corpus.txt");
     run(antiphon()
         .args(["tokenize", "--vocab", "amt", "-o"])
         .arg(&out)
-        .arg(whole_set_dir().join("midi")));
+        .arg(conformance_dir().join("midi")));
     let ours = std::fs::read_to_string(&out).unwrap();
     let reference =
-        std::fs::read_to_string(whole_set_dir().join("training/corpus_tokenize_augment1.txt"))
+        std::fs::read_to_string(conformance_dir().join("training/corpus_tokenize_augment1.txt"))
             .unwrap();
     assert_eq!(ours, reference);
 }
 
 #[test]
-#[ignore = "needs the reference's whole set in AMT_CONFORMANCE_DIR: cargo xtask test runs it"]
 fn tokenize_binary_output_reads_back_with_its_index() {
     let tmp = scratch("binary");
     let out = tmp.join("corpus.bin");
     run(antiphon()
         .args(["tokenize", "--vocab", "amt", "-o"])
         .arg(&out)
-        .arg(whole_set_dir().join("midi")));
+        .arg(conformance_dir().join("midi")));
     let index = load_json(&tmp.join("corpus.json"));
     assert_eq!(index["dtype"], "<u2");
     assert_eq!(index["line_tokens"], 1024);
@@ -95,7 +93,7 @@ fn tokenize_binary_output_reads_back_with_its_index() {
         .map(|b| u16::from_le_bytes([b[0], b[1]]) as u32)
         .collect();
     let reference: Vec<u32> =
-        std::fs::read_to_string(whole_set_dir().join("training/corpus_tokenize_augment1.txt"))
+        std::fs::read_to_string(conformance_dir().join("training/corpus_tokenize_augment1.txt"))
             .unwrap()
             .split_whitespace()
             .map(|x| x.parse().unwrap())

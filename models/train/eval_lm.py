@@ -24,7 +24,7 @@ import torch
 from train import load_lines
 
 
-def model_nll(path: Path, lines: np.ndarray, batch: int = 4) -> np.ndarray:
+def model_nll(path: Path, lines: np.ndarray, batch: int = 4, device: str = "cpu") -> np.ndarray:
     cfg = json.load(open(path / "config.json"))
     if "model_type" in cfg:
         from transformers import GPT2LMHeadModel
@@ -32,14 +32,15 @@ def model_nll(path: Path, lines: np.ndarray, batch: int = 4) -> np.ndarray:
     else:
         from lstm_lm import LstmLM
         model = LstmLM.from_pretrained(path)
+    model = model.to(device)
     out = np.zeros((lines.shape[0], lines.shape[1] - 1), dtype=np.float32)
     with torch.no_grad():
         for i in range(0, lines.shape[0], batch):
-            ids = torch.from_numpy(lines[i:i + batch].astype(np.int64))
+            ids = torch.from_numpy(lines[i:i + batch].astype(np.int64)).to(device)
             logits = model(input_ids=ids).logits.float()
             nll = torch.nn.functional.cross_entropy(
                 logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction="none")
-            out[i:i + batch] = nll.view(ids.shape[0], -1).numpy()
+            out[i:i + batch] = nll.view(ids.shape[0], -1).cpu().numpy()
     return out
 
 
@@ -91,6 +92,7 @@ def main() -> int:
     ap.add_argument("--onnx", action="append", default=[], help="NAME=EXPORTED_FOLDER (through ONNX Runtime)")
     ap.add_argument("--ngram", type=Path, help="ngram.py's JSON; its -<lines stem>-nll.npy is read")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu", help="where the PyTorch models run (cpu, cuda)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -102,7 +104,7 @@ def main() -> int:
         results["models"]["kn-trigram"] = summarize(nll, lines, vocab)
     for spec in args.model:
         name, path = spec.split("=", 1)
-        results["models"][name] = summarize(model_nll(Path(path), lines), lines, vocab)
+        results["models"][name] = summarize(model_nll(Path(path), lines, device=args.device), lines, vocab)
         results["models"][name]["path"] = path
     for spec in args.onnx:
         name, path = spec.split("=", 1)

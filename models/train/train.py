@@ -101,9 +101,13 @@ def evaluate(model, lines: np.ndarray, batch: int, device) -> dict:
             "event_ppl": math.exp(sum(sums) / counts[2])}
 
 
-def lr_at(step: int, args) -> float:
+def lr_at(step: int, args, minutes_run: float = 0.0) -> float:
     if step < args.warmup:
         return args.lr * (step + 1) / args.warmup
+    if args.cooldown_minutes is not None:
+        left = args.max_hours * 60 - minutes_run
+        f = min(1.0, max(0.0, 1.0 - left / args.cooldown_minutes))
+        return args.lr * (1.0 - 0.9 * f)
     if args.cooldown_start is not None and step >= args.cooldown_start:
         f = min(1.0, (step - args.cooldown_start) / max(1, args.cooldown_steps))
         return args.lr * (1.0 - 0.9 * f)
@@ -130,6 +134,11 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=300)
     ap.add_argument("--cooldown-start", type=int, default=None)
     ap.add_argument("--cooldown-steps", type=int, default=1000)
+    ap.add_argument("--cooldown-minutes", type=float, default=None,
+                    help="decay linearly to 10 %% over the last this many minutes of --max-hours "
+                         "(for runs whose step count is unknown ahead, e.g. on a lent GPU)")
+    ap.add_argument("--keep-best", action="store_true",
+                    help="also save the EMA weights with the lowest validation loss to OUT/hf-ema-best")
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--max-steps", type=int, default=10**9)
     ap.add_argument("--max-hours", type=float, default=1e9, help="stop after this much wall time (this process)")
@@ -159,6 +168,9 @@ def main() -> int:
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
             torch.cuda.set_device(device)
     torch.set_num_threads(args.threads)
+    if device.type == "cuda":  # TF32 for the fp32 parts (the optimizer, the loss); bf16 autocast does the rest
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     torch.manual_seed(args.seed + rank)
     main_proc = rank == 0
 
@@ -258,11 +270,18 @@ def main() -> int:
         model.save_pretrained(args.out / "hf-raw")
         train_csv.flush()
 
+    best = {"loss": math.inf}
+
     def run_eval():
         if not main_proc:
             return
         for which, m in (("raw", model), ("ema", ema)):
             r = evaluate(m, valid_slice, args.micro, device)
+            if which == "ema" and args.keep_best and args.arch == "gpt2" and r["loss"] < best["loss"]:
+                best["loss"] = r["loss"]
+                ema.save_pretrained(args.out / "hf-ema-best")
+                json.dump({"step": state["step"], "tokens": state["tokens"], **r},
+                          open(args.out / "hf-ema-best" / "valid.json", "w"), indent=1)
             vw.writerow([state["step"], state["tokens"], round(state["elapsed_s"], 1), which,
                          *(f"{r[k]:.5f}" for k in ("loss", "loss_time", "loss_dur", "loss_note", "event_ppl"))])
             print(f"  valid {which}: loss {r['loss']:.4f} (time {r['loss_time']:.3f}, dur {r['loss_dur']:.3f}, "
@@ -288,7 +307,7 @@ def main() -> int:
     net.train()
     while (not stop["now"] and state["step"] < args.max_steps
            and time.time() - started < args.max_hours * 3600):
-        lr = lr_at(state["step"], args)
+        lr = lr_at(state["step"], args, (time.time() - started) / 60)
         for g in opt.param_groups:
             g["lr"] = lr
         sums = [0.0, 0.0, 0.0]

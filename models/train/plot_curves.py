@@ -23,15 +23,25 @@ def main() -> int:
     ap.add_argument("runs", type=Path, nargs="+")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--smooth", type=int, default=50, help="moving average over this many steps")
+    ap.add_argument("--x", choices=("hours", "minutes", "tokens"), default="hours",
+                    help="the x axis: training wall time, or tokens seen (millions)")
+    ap.add_argument("--title", default="", help="a line above both panels")
     args = ap.parse_args()
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5))
+    scale = {"hours": ("elapsed_s", 3600, "training wall time (h)"),
+             "minutes": ("elapsed_s", 60, "training wall time (min)"),
+             "tokens": ("tokens", 1e6, "tokens seen (millions)")}[args.x]
+
+    def x_of(row) -> float:
+        return float(row[scale[0]]) / scale[1]
+
     for run in args.runs:
         tr = read(run / "train.csv")
         if tr:
-            h = np.array([float(r["elapsed_s"]) for r in tr]) / 3600
+            h = np.array([x_of(r) for r in tr])
             y = np.array([float(r["loss"]) for r in tr])
             k = min(args.smooth, len(y))
             ys = np.convolve(y, np.ones(k) / k, mode="valid")
@@ -40,20 +50,22 @@ def main() -> int:
         for which, style in (("raw", "--"), ("ema", "-")):
             rows = [r for r in va if r["which"] == which]
             if rows:
-                h = [float(r["elapsed_s"]) / 3600 for r in rows]
+                h = [x_of(r) for r in rows]
                 b.plot(h, [float(r["loss"]) for r in rows], style, marker=".", label=f"{run.name} ({which})")
-    a.set_xlabel("training wall time (h)")
+    a.set_xlabel(scale[2])
     a.set_ylabel("loss (nats/token)")
     a.set_title("training loss")
     a.set_ylim(top=5)
     a.legend()
-    b.set_xlabel("training wall time (h)")
+    b.set_xlabel(scale[2])
     b.set_ylabel("loss (nats/token)")
-    b.set_title("validation loss (96 lines of the valid split)")
+    b.set_title("validation loss (a fixed slice of the valid split)")
     b.set_ylim(top=5)
     b.legend()
     for ax in (a, b):
         ax.grid(alpha=0.3)
+    if args.title:
+        fig.suptitle(args.title)
     fig.tight_layout()
     fig.savefig(args.out, dpi=90)
     print(args.out)

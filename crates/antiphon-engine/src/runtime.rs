@@ -1,8 +1,9 @@
 //! Worker thread (and CLI): finds, checks and loads the ONNX Runtime library, once per process.
 //!
 //! ONNX Runtime is loaded at run time (`ort` with `load-dynamic`), never linked. The library
-//! comes from the `onnxruntime` (or `onnxruntime-gpu`) wheel on PyPI: `cargo xtask ort` puts it
-//! in `target/ort/`, and `cargo xtask bundle` copies it beside the plugin binary.
+//! comes from the `onnxruntime` (or `onnxruntime-gpu`) wheel on PyPI: `cargo xtask ort` (or the
+//! first build of the tests, through `antiphon-ort-fetch`) puts it in `target/ort/`, and
+//! `cargo xtask bundle` copies it beside the plugin binary.
 //!
 //! A missing or wrong library is an error value that says how to fix it. `ort` would panic on
 //! its first call without a loaded library, and inside a plugin that takes the host down, so
@@ -26,7 +27,7 @@ pub enum LibrarySource {
     Environment,
     /// Beside the plugin or program binary.
     BesideBinary,
-    /// The cache `cargo xtask ort` fills under `target/ort/`.
+    /// The cache `cargo xtask ort` (or the tests' first build) fills under `target/ort/`.
     XtaskCache,
 }
 

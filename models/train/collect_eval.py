@@ -30,6 +30,10 @@ def main() -> int:
     ap.add_argument("--samples", type=Path)
     ap.add_argument("--bench", type=Path)
     ap.add_argument("--run", type=Path, required=True)
+    ap.add_argument("--hardware", default="2-core shared CPU (AMD EPYC Zen 4), 1 PyTorch thread, bf16 autocast")
+    ap.add_argument("--recipe", help="how the run was trained (phases, learning rates), in words")
+    ap.add_argument("--answers", type=Path,
+                    help="eval_steering.py's JSON: its summary (answers on held-out songs and tunes) is kept")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     keep = ("loss", "loss_time", "loss_duration", "loss_note", "event_ppl", "note_event_ppl")
@@ -45,7 +49,12 @@ def main() -> int:
     run = json.load(open(args.run / "run.json"))
     ev["training"] = {"parameters": run["parameters"], "steps": int(rows[-1]["step"]),
                       "tokens": int(rows[-1]["tokens"]), "hours": float(rows[-1]["elapsed_s"]) / 3600,
-                      "hardware": "2-core shared CPU (AMD EPYC Zen 4), 1 PyTorch thread, bf16 autocast"}
+                      "hardware": args.hardware}
+    if args.recipe:
+        ev["training"]["recipe"] = args.recipe
+    if args.answers:
+        a = json.load(open(args.answers))
+        ev["answers"] = {"seeds": a["settings"]["seeds"], "sets": a["settings"]["sets"], "summary": a["summary"]}
     if args.samples:
         s = json.load(open(args.samples))
         ev["samples"] = {"engine": s["settings"]["engine"], "top_p": s["settings"]["top_p"],

@@ -508,6 +508,8 @@ def main() -> int:
     ap.add_argument("--engine", choices=["cli", "python"], default="cli",
                     help="cli: the Rust engine (`antiphon accompany/continue` on --onnx); python: this file's sampler")
     ap.add_argument("--onnx", type=Path, help="exported model folder for --engine cli")
+    ap.add_argument("--cli-flags", default="",
+                    help="more flags for every CLI call, e.g. \"--steering off\" for the raw model")
     ap.add_argument("--no-max-gap", action="store_true",
                     help="python engine: do not ban onsets more than rest_density_ticks after the current time")
     ap.add_argument("--antiphon", type=Path, default=HERE.parents[1] / "target" / "release" / "antiphon")
@@ -521,6 +523,7 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(args.seed + 1)
     results = {"accompany": [], "continue": []}
+    cli_flags = args.cli_flags.split()
     cli = Cli(args.antiphon, args.onnx, vocab, HERE / "work" / "cli-scratch", args.top_p,
               args.temperature) if args.engine == "cli" else None
 
@@ -535,7 +538,7 @@ def main() -> int:
             span = 32 * TPQ
             instruments = sorted({n["instr"] for n in real})
             if cli:
-                gen = cli.accompany(melody, tempo, instruments, args.seed + 1 + i, span)
+                gen = cli.accompany(melody, tempo, instruments, args.seed + 1 + i, span, cli_flags)
             else:
                 sampler = Sampler(model, vocab, seed=args.seed + i, top_p=args.top_p, temperature=args.temperature,
                                   max_gap=not args.no_max_gap)
@@ -552,7 +555,7 @@ def main() -> int:
                 return None
             instruments = sorted({n["instr"] for n in prompt})
             if cli:
-                gen = cli.continue_(prompt, tempo, args.seed + 101 + i, pl, span)
+                gen = cli.continue_(prompt, tempo, args.seed + 101 + i, pl, span, cli_flags)
             else:
                 sampler = Sampler(model, vocab, seed=args.seed + 100 + i, top_p=args.top_p,
                                   temperature=args.temperature, max_gap=not args.no_max_gap)
@@ -609,7 +612,7 @@ def main() -> int:
                                                 for k in s["model_vs_real"])
         s["pieces"] = len(recs)
         summary[task] = s
-    json.dump({"settings": {"top_p": args.top_p, "temperature": args.temperature, "seed": args.seed,
+    json.dump({"settings": {"top_p": args.top_p, "temperature": args.temperature, "seed": args.seed, "cli_flags": args.cli_flags,
                             "engine": args.engine, "max_gap": not args.no_max_gap, "model": str(args.model)}, "summary": summary, "pieces": results},
               open(args.metrics, "w"), indent=1)
     print(json.dumps(summary, indent=1))

@@ -9,13 +9,15 @@
 //! closing note; the default is one minute. Uses the built-in model, else `ANTIPHON_MODEL`,
 //! else the fixture.
 
+#[path = "../tests/live/mod.rs"]
+mod live;
+
 use antiphon::params::{AntiphonParams, Mode};
-use antiphon_core::messages::{Queues, Status};
-use antiphon_core::note::{Channel, Key, Velocity};
+use antiphon_core::note::{Key, Velocity};
 use antiphon_engine::default_model::default_model;
 use antiphon_engine::policy::Responder;
-use antiphon_engine::Worker;
-use antiphon_realtime::{AudioSide, HostTransport};
+use antiphon_realtime::HostTransport;
+use live::{Block, Live};
 use nice_plug::params::InternalParamMut;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -36,8 +38,6 @@ fn main() {
         let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tiny-beats");
         std::env::set_var("ANTIPHON_MODEL", fixture);
     }
-    let queues = Queues::new();
-    let status = Arc::new(Status::default());
     let params = Arc::new(AntiphonParams::default());
     // SAFETY: there is no plugin wrapper here; this program stands in for it, setting two
     // parameters before anything else (worker, audio side) exists to read them.
@@ -45,14 +45,8 @@ fn main() {
         params.mode._internal_set_plain_value(Mode::Accompany);
         params.bars._internal_set_plain_value(4);
     }
-    let mut audio = AudioSide::new(&queues, status.clone());
-    let worker = Worker::spawn(
-        &queues,
-        params.settings_source(),
-        status.clone(),
-        Box::new(Responder::new()),
-    )
-    .expect("worker");
+    let mut live = Live::start(&params, Box::new(Responder::new()));
+    let status = live.status.clone();
 
     let spb = RATE * 60.0 / TEMPO;
     let block_time = Duration::from_secs_f64(BLOCK as f64 / RATE);
@@ -74,31 +68,19 @@ fn main() {
             loop_beats: Some((0.0, LOOP_BEATS)),
             sample_rate_hz: RATE,
         };
-        audio.begin_block(&host, BLOCK);
+        live.audio.begin_block(&host, BLOCK);
+        let block = Block {
+            pos,
+            samples_per_beat: spb,
+            len: BLOCK,
+        };
         let keys = melodies[pass % 2];
         for beat in 0..16 {
-            let key = keys[beat % 4];
-            for (at, on) in [(beat as f64, true), (beat as f64 + 0.9, false)] {
-                let offset = ((at - pos) * spb).round();
-                if (0.0..BLOCK as f64).contains(&offset) {
-                    if on {
-                        audio.note_on(
-                            offset as u32,
-                            Key::saturating(key.into()),
-                            Channel::default(),
-                            Velocity::from_unit(0.8),
-                        );
-                    } else {
-                        audio.note_off(
-                            offset as u32,
-                            Key::saturating(key.into()),
-                            Channel::default(),
-                        );
-                    }
-                }
-            }
+            let key = Key::saturating(keys[beat % 4].into());
+            let onset = beat as f64;
+            live.play_note(block, onset, onset + 0.9, key, Velocity::from_unit(0.8));
         }
-        while audio.next_generated(u32::MAX).is_some() {}
+        while live.audio.next_generated(u32::MAX).is_some() {}
         pos += BLOCK as f64 / spb;
         if pos >= LOOP_BEATS {
             pos -= LOOP_BEATS;
@@ -115,7 +97,7 @@ fn main() {
             std::thread::sleep(wait);
         }
     }
-    worker.stop();
+    live.worker.stop();
     let (mean, p95, max) = summary(&mut latencies);
     let (answer_mean, answer_p95, answer_max) = summary(&mut completions);
     let report = serde_json::json!({

@@ -8,13 +8,14 @@
 //! The worker is the real one, polling its queue, so both crossbeam directions are exercised
 //! the way the plugin uses them.
 
+mod live;
+
 use antiphon::params::AntiphonParams;
-use antiphon_core::messages::{Queues, Status};
-use antiphon_core::note::{Channel, Key, Velocity};
+use antiphon_core::note::{Key, Velocity};
 use antiphon_engine::policy::echo::EchoGenerator;
-use antiphon_engine::Worker;
 use antiphon_realtime::scheduler::NoteOut;
-use antiphon_realtime::{AudioSide, HostTransport};
+use antiphon_realtime::HostTransport;
+use live::{Block, Live};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +27,8 @@ const CONTROL_ENV: &str = "ANTIPHON_RTSAN_CONTROL";
 
 const RATE: f64 = 48_000.0;
 const BLOCK: u32 = 256;
+/// At 120 bpm.
+const SAMPLES_PER_BEAT: f64 = RATE * 60.0 / 120.0;
 
 #[rtsan_standalone::nonblocking]
 fn allocate_on_purpose() -> usize {
@@ -40,40 +43,23 @@ fn audio_path_is_realtime_safe_with_a_live_worker() {
         allocate_on_purpose();
         return;
     }
-    let queues = Queues::new();
-    let status = Arc::new(Status::default());
     let params = Arc::new(AntiphonParams::default());
-    let mut audio = AudioSide::new(&queues, status.clone());
-    let worker = Worker::spawn(
-        &queues,
-        params.settings_source(),
-        status.clone(),
-        Box::new(EchoGenerator::new()),
-    )
-    .expect("worker thread");
+    let mut live = Live::start(&params, Box::new(EchoGenerator::new()));
 
     // 120 bpm: a beat is 24000 samples. Play C–E on beats 0 and 1, then wait for the echo on
     // beats 8 and 9 (the phrase ends at bar line 4; the echo comes one bar later).
-    let spb = RATE * 60.0 / 120.0;
     let mut pos = 0.0_f64;
     let mut heard = Vec::new();
     let mut sample = 0u64;
     while pos < 12.0 {
-        audio.begin_block(&rolling_at(pos), BLOCK);
+        live.audio.begin_block(&rolling_at(pos), BLOCK);
         for (beat, key) in [(0.0, 60u8), (1.0, 64)] {
-            let on = ((beat - pos) * spb).round();
-            if (0.0..BLOCK as f64).contains(&on) {
-                audio.note_on(on as u32, k(key), ch0(), v(0.8));
-            }
-            let off = ((beat + 0.5 - pos) * spb).round();
-            if (0.0..BLOCK as f64).contains(&off) {
-                audio.note_off(off as u32, k(key), ch0());
-            }
+            live.play_note(block_at(pos), beat, beat + 0.5, k(key), v(0.8));
         }
-        while let Some(out) = audio.next_generated(u32::MAX) {
+        while let Some(out) = live.audio.next_generated(u32::MAX) {
             heard.push((sample + out.timing() as u64, out));
         }
-        pos += BLOCK as f64 / spb;
+        pos += BLOCK as f64 / SAMPLES_PER_BEAT;
         sample += BLOCK as u64;
         // Let the worker thread run, as a real audio callback period would.
         std::thread::sleep(Duration::from_micros(200));
@@ -83,11 +69,11 @@ fn audio_path_is_realtime_safe_with_a_live_worker() {
         sample_rate_hz: RATE,
         ..Default::default()
     };
-    audio.begin_block(&stop, BLOCK);
-    while let Some(out) = audio.next_generated(u32::MAX) {
+    live.audio.begin_block(&stop, BLOCK);
+    while let Some(out) = live.audio.next_generated(u32::MAX) {
         heard.push((sample + out.timing() as u64, out));
     }
-    worker.stop();
+    live.worker.stop();
 
     let ons: Vec<(u64, u8)> = heard
         .iter()
@@ -108,41 +94,25 @@ fn audio_path_is_realtime_safe_with_the_model_answering() {
     use antiphon_engine::policy::Responder;
     let fixture =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-beats");
-    let queues = Queues::new();
-    let status = Arc::new(Status::default());
     let params = Arc::new(AntiphonParams::default());
     *params.model_folder.write().unwrap() = fixture.display().to_string();
-    let mut audio = AudioSide::new(&queues, status.clone());
-    let worker = Worker::spawn(
-        &queues,
-        params.settings_source(),
-        status.clone(),
-        Box::new(Responder::new()),
-    )
-    .expect("worker thread");
+    let mut live = Live::start(&params, Box::new(Responder::new()));
     // Continue mode: a one-bar phrase at 120 bpm, then four bars of listening.
-    let spb = RATE * 60.0 / 120.0;
     let mut pos = 0.0_f64;
     while pos < 24.0 {
-        audio.begin_block(&rolling_at(pos), BLOCK);
+        live.audio.begin_block(&rolling_at(pos), BLOCK);
         for beat in 0..4 {
-            let on = ((beat as f64 - pos) * spb).round();
-            if (0.0..BLOCK as f64).contains(&on) {
-                audio.note_on(on as u32, k(60 + beat as u8 * 2), ch0(), v(0.8));
-            }
-            let off = ((beat as f64 + 0.5 - pos) * spb).round();
-            if (0.0..BLOCK as f64).contains(&off) {
-                audio.note_off(off as u32, k(60 + beat as u8 * 2), ch0());
-            }
+            let (onset, key) = (beat as f64, k(60 + beat as u8 * 2));
+            live.play_note(block_at(pos), onset, onset + 0.5, key, v(0.8));
         }
-        while audio.next_generated(u32::MAX).is_some() {}
-        pos += BLOCK as f64 / spb;
+        while live.audio.next_generated(u32::MAX).is_some() {}
+        pos += BLOCK as f64 / SAMPLES_PER_BEAT;
         std::thread::sleep(Duration::from_micros(300));
     }
-    worker.stop();
-    let engine = status.engine_line.lock().unwrap().clone();
+    live.worker.stop();
+    let engine = live.status.engine_line.lock().unwrap().clone();
     // The error line says why a model did not run (a missing ONNX Runtime names the command).
-    let error = status.error_line.lock().unwrap().clone();
+    let error = live.status.error_line.lock().unwrap().clone();
     assert!(
         engine.contains("tiny-beats"),
         "the model ran: {engine} {error}"
@@ -187,12 +157,17 @@ fn rolling_at(pos: f64) -> HostTransport {
     }
 }
 
-fn k(key: u8) -> Key {
-    Key::new(key).expect("a MIDI key")
+/// The block of `BLOCK` samples from `pos` beats at 120 bpm.
+fn block_at(pos: f64) -> Block {
+    Block {
+        pos,
+        samples_per_beat: SAMPLES_PER_BEAT,
+        len: BLOCK,
+    }
 }
 
-fn ch0() -> Channel {
-    Channel::default()
+fn k(key: u8) -> Key {
+    Key::new(key).expect("a MIDI key")
 }
 
 fn v(unit: f32) -> Velocity {

@@ -694,10 +694,25 @@ impl Host {
         }
         let processor = self.processor.as_mut().expect("processing");
         let transport = transport_event(0, &state, song);
-        let elapsed;
+        let steady_time = self.steady_time;
         let input_events = InputEvents::from_buffer(&self.in_events);
         let mut output_events = OutputEvents::from_buffer(&mut self.out_events);
-        match self.layout {
+        // One timed `process()` call, on either layout's buffers.
+        let mut timed_process = |inputs: &InputAudioBuffers, outputs: &mut OutputAudioBuffers| {
+            let started = std::time::Instant::now();
+            processor
+                .process(
+                    inputs,
+                    outputs,
+                    &input_events,
+                    &mut output_events,
+                    Some(steady_time),
+                    Some(&transport),
+                )
+                .expect("process");
+            started.elapsed()
+        };
+        let elapsed = match self.layout {
             Layout::Stereo => {
                 let mut in_ports = AudioPorts::with_capacity(2, 1);
                 let mut out_ports = AudioPorts::with_capacity(2, 1);
@@ -719,18 +734,7 @@ impl Host {
                         [&mut out_l[..frames], &mut out_r[..frames]].into_iter(),
                     ),
                 }]);
-                let started = std::time::Instant::now();
-                processor
-                    .process(
-                        &inputs,
-                        &mut outputs,
-                        &input_events,
-                        &mut output_events,
-                        Some(self.steady_time),
-                        Some(&transport),
-                    )
-                    .expect("process");
-                elapsed = started.elapsed();
+                let elapsed = timed_process(&inputs, &mut outputs);
                 for (input, output) in self.input_audio.iter().zip(&self.output_audio) {
                     let flushed = |x: f32| if x.is_subnormal() { 0.0 } else { x };
                     if !input[..frames]
@@ -741,26 +745,16 @@ impl Host {
                         self.audio_passed_through = false;
                     }
                 }
+                elapsed
             }
             Layout::MidiOnly => {
                 // SAFETY: no ports, so no pointers are read; only the frame count is used.
                 let inputs = unsafe { InputAudioBuffers::from_raw_buffers(&[], len) };
                 // SAFETY: as above.
                 let mut outputs = unsafe { OutputAudioBuffers::from_raw_buffers(&mut [], len) };
-                let started = std::time::Instant::now();
-                processor
-                    .process(
-                        &inputs,
-                        &mut outputs,
-                        &input_events,
-                        &mut output_events,
-                        Some(self.steady_time),
-                        Some(&transport),
-                    )
-                    .expect("process");
-                elapsed = started.elapsed();
+                timed_process(&inputs, &mut outputs)
             }
-        }
+        };
         self.process_time += elapsed;
         self.process_calls += 1;
         self.steady_time += len as u64;

@@ -40,25 +40,18 @@ pub fn quarter_notes(from: f64, keys: &[u8]) -> Vec<Played> {
 
 /// What the audio thread sends for `melody`, each message at the song position it happened.
 fn messages_of(melody: &[Played]) -> Vec<(f64, ToWorker)> {
-    let mut out = Vec::new();
-    for n in melody {
-        let (key, channel) = (Key::new(n.key).unwrap(), Channel::default());
-        let velocity = Velocity::from_unit(n.velocity);
-        let started = ToWorker::NoteStarted {
-            onset_beats: n.onset,
-            key,
-            channel,
-            velocity,
-        };
-        let finished = ToWorker::NoteFinished(Note {
-            onset_beats: n.onset,
-            duration_beats: n.release - n.onset,
-            key,
-            channel,
-            velocity,
-        });
-        out.extend([(n.onset, started), (n.release, finished)]);
-    }
+    let mut out: Vec<(f64, ToWorker)> = melody
+        .iter()
+        .flat_map(|n| {
+            ToWorker::reports_of(Note {
+                onset_beats: n.onset,
+                duration_beats: n.release - n.onset,
+                key: Key::new(n.key).unwrap(),
+                channel: Channel::default(),
+                velocity: Velocity::from_unit(n.velocity),
+            })
+        })
+        .collect();
     out.sort_by(|a, b| a.0.total_cmp(&b.0));
     out
 }

@@ -431,84 +431,110 @@ fn write_part(
     Ok(notes)
 }
 
-fn run_continue(a: ContinueArgs) -> Result<(), Failure> {
-    let piece = read_piece(&a.common.input)?;
-    let (mut model, spec) = load_model(a.common.model.as_deref(), a.common.threads)?;
-    let settings = settings(&a.common, &piece, &spec)?;
-    let end = piece
-        .notes
-        .iter()
-        .map(|n| n.onset_beats + n.duration_beats)
-        .fold(0.0, f64::max);
-    let from = next_bar_line(end, 0.0, piece.bar_beats);
-    let to = from + a.bars.max(1) as f64 * piece.bar_beats;
+/// What a generating command wrote: the new notes from `from` to `to` (beats), and the input's
+/// notes that stay beside them unless `--only-new`.
+struct Answer {
+    new: Vec<Note>,
+    keep: Vec<Note>,
+    from: f64,
+    to: f64,
+}
+
+/// The steps `continue`, `accompany` and `infill` share: reads the input and the model, lets
+/// `answer` write the new part, writes the output file and reports what was `done`.
+fn answer_piece(
+    common: &CommonArgs,
+    done: &str,
+    answer: impl FnOnce(&Piece, &mut OnnxModel, &VocabSpec, &TaskSettings) -> Result<Answer, Failure>,
+) -> Result<(), Failure> {
+    let piece = read_piece(&common.input)?;
+    let (mut model, spec) = load_model(common.model.as_deref(), common.threads)?;
+    let settings = settings(common, &piece, &spec)?;
     let started = Instant::now();
-    let mut writer = tasks::PartWriter::continuation(&spec, &piece.notes, from, &settings);
-    let new = write_part(&mut writer, &mut model, &spec, &[], to)?;
-    write_output(&a.common, &piece, piece.notes.clone(), &new, &spec)?;
-    report(
-        "continued",
-        &a.common,
-        &new,
+    let Answer {
+        new,
+        keep,
         from,
         to,
-        piece.bar_beats,
-        started,
-    );
+    } = answer(&piece, &mut model, &spec, &settings)?;
+    write_output(common, &piece, keep, &new, &spec)?;
+    report(done, common, &new, from, to, piece.bar_beats, started);
     Ok(())
 }
 
+fn run_continue(a: ContinueArgs) -> Result<(), Failure> {
+    answer_piece(&a.common, "continued", |piece, model, spec, settings| {
+        let end = piece
+            .notes
+            .iter()
+            .map(|n| n.onset_beats + n.duration_beats)
+            .fold(0.0, f64::max);
+        let from = next_bar_line(end, 0.0, piece.bar_beats);
+        let to = from + a.bars.max(1) as f64 * piece.bar_beats;
+        let mut writer = tasks::PartWriter::continuation(spec, &piece.notes, from, settings);
+        let new = write_part(&mut writer, model, spec, &[], to)?;
+        let keep = piece.notes.clone();
+        Ok(Answer {
+            new,
+            keep,
+            from,
+            to,
+        })
+    })
+}
+
 fn run_accompany(a: AccompanyArgs) -> Result<(), Failure> {
-    let piece = read_piece(&a.common.input)?;
-    let (mut model, spec) = load_model(a.common.model.as_deref(), a.common.threads)?;
-    let settings = settings(&a.common, &piece, &spec)?;
-    let (melody_index, melody) = match a.melody_track {
-        Some(track) => piece
+    answer_piece(&a.common, "accompanied", |piece, model, spec, settings| {
+        let (melody_index, melody) = match a.melody_track {
+            Some(track) => piece
+                .tracks
+                .iter()
+                .find(|(i, _)| *i == track)
+                .cloned()
+                .ok_or_else(|| Failure::new(4, format!("track {track} has no notes")))?,
+            None => piece
+                .tracks
+                .first()
+                .cloned()
+                .expect("a piece with notes has a track"),
+        };
+        let bar = piece.bar_beats;
+        let first = melody
+            .iter()
+            .map(|n| n.onset_beats)
+            .fold(f64::INFINITY, f64::min);
+        let last_end = melody
+            .iter()
+            .map(|n| n.onset_beats + n.duration_beats)
+            .fold(0.0, f64::max);
+        let start_bar = (first / bar).floor() * bar;
+        let from = start_bar + a.prompt_bars as f64 * bar;
+        let mut to = next_bar_line(last_end, 0.0, bar);
+        if let Some(bars) = a.bars {
+            to = to.min(from + bars.max(1) as f64 * bar);
+        }
+        let others: Vec<Note> = piece
             .tracks
             .iter()
-            .find(|(i, _)| *i == track)
-            .cloned()
-            .ok_or_else(|| Failure::new(4, format!("track {track} has no notes")))?,
-        None => piece
-            .tracks
-            .first()
-            .cloned()
-            .expect("a piece with notes has a track"),
-    };
-    let bar = piece.bar_beats;
-    let first = melody
-        .iter()
-        .map(|n| n.onset_beats)
-        .fold(f64::INFINITY, f64::min);
-    let last_end = melody
-        .iter()
-        .map(|n| n.onset_beats + n.duration_beats)
-        .fold(0.0, f64::max);
-    let start_bar = (first / bar).floor() * bar;
-    let from = start_bar + a.prompt_bars as f64 * bar;
-    let mut to = next_bar_line(last_end, 0.0, bar);
-    if let Some(bars) = a.bars {
-        to = to.min(from + bars.max(1) as f64 * bar);
-    }
-    let others: Vec<Note> = piece
-        .tracks
-        .iter()
-        .filter(|(i, _)| *i != melody_index)
-        .flat_map(|(_, notes)| notes.iter().copied())
-        .collect();
-    let context: Vec<Note> = others
-        .iter()
-        .copied()
-        .filter(|n| n.onset_beats < from)
-        .collect();
-    let started = Instant::now();
-    let mut writer = tasks::PartWriter::accompaniment(&spec, &melody, &context, from, &settings);
-    let new = write_part(&mut writer, &mut model, &spec, &melody, to)?;
-    let mut keep = melody.clone();
-    keep.extend(context);
-    write_output(&a.common, &piece, keep, &new, &spec)?;
-    report("accompanied", &a.common, &new, from, to, bar, started);
-    Ok(())
+            .filter(|(i, _)| *i != melody_index)
+            .flat_map(|(_, notes)| notes.iter().copied())
+            .collect();
+        let context: Vec<Note> = others
+            .iter()
+            .copied()
+            .filter(|n| n.onset_beats < from)
+            .collect();
+        let mut writer = tasks::PartWriter::accompaniment(spec, &melody, &context, from, settings);
+        let new = write_part(&mut writer, model, spec, &melody, to)?;
+        let mut keep = melody;
+        keep.extend(context);
+        Ok(Answer {
+            new,
+            keep,
+            from,
+            to,
+        })
+    })
 }
 
 fn run_infill(a: InfillArgs) -> Result<(), Failure> {
@@ -518,31 +544,24 @@ fn run_infill(a: InfillArgs) -> Result<(), Failure> {
             "--from-bar and --to-bar are 1-based, from ≤ to",
         ));
     }
-    let piece = read_piece(&a.common.input)?;
-    let (mut model, spec) = load_model(a.common.model.as_deref(), a.common.threads)?;
-    let settings = settings(&a.common, &piece, &spec)?;
-    let from = (a.from_bar - 1) as f64 * piece.bar_beats;
-    let to = a.to_bar as f64 * piece.bar_beats;
-    let started = Instant::now();
-    let new = tasks::infill(&mut model, &spec, &piece.notes, from, to, &settings)
-        .map_err(generation_failed)?;
-    let keep: Vec<Note> = piece
-        .notes
-        .iter()
-        .copied()
-        .filter(|n| n.onset_beats < from || n.onset_beats >= to)
-        .collect();
-    write_output(&a.common, &piece, keep, &new, &spec)?;
-    report(
-        "filled",
-        &a.common,
-        &new,
-        from,
-        to,
-        piece.bar_beats,
-        started,
-    );
-    Ok(())
+    answer_piece(&a.common, "filled", |piece, model, spec, settings| {
+        let from = (a.from_bar - 1) as f64 * piece.bar_beats;
+        let to = a.to_bar as f64 * piece.bar_beats;
+        let new = tasks::infill(model, spec, &piece.notes, from, to, settings)
+            .map_err(generation_failed)?;
+        let keep: Vec<Note> = piece
+            .notes
+            .iter()
+            .copied()
+            .filter(|n| n.onset_beats < from || n.onset_beats >= to)
+            .collect();
+        Ok(Answer {
+            new,
+            keep,
+            from,
+            to,
+        })
+    })
 }
 
 fn run_info(a: InfoArgs) -> Result<(), Failure> {
@@ -670,17 +689,9 @@ fn run_bench(a: BenchArgs) -> Result<(), Failure> {
         ..TaskSettings::default()
     };
     let started = Instant::now();
-    let first = tasks::accompany_streaming(
-        &mut model,
-        &spec,
-        &melody,
-        &[],
-        0.0,
-        16.0,
-        &settings,
-        &mut |_| false,
-    )
-    .map_err(generation_failed)?;
+    let first = tasks::PartWriter::accompaniment(&spec, &melody, &[], 0.0, &settings)
+        .write_until(&mut model, &spec, &melody, 16.0, &mut |_| false)
+        .map_err(generation_failed)?;
     let first_note_ms = started.elapsed().as_secs_f64() * 1e3;
 
     // What steering costs: whole accompaniments of the same melody, warm, without and with

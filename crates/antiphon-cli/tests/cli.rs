@@ -4,7 +4,7 @@
 #[path = "../../../tests/amt/mod.rs"]
 mod amt;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use amt::{cases, conformance_dir, ids, load_json};
@@ -33,6 +33,41 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// `antiphon tokenize --vocab VOCAB OPTIONS… -o OUT INPUT`.
+fn tokenize(vocab: &str, options: &[&str], input: &Path, out: &Path) {
+    run(antiphon()
+        .args(["tokenize", "--vocab", vocab])
+        .args(options)
+        .arg("-o")
+        .arg(out)
+        .arg(input));
+}
+
+/// The conformance files tokenized into `out` as the reference's corpus was.
+fn tokenize_amt(out: &Path) {
+    tokenize("amt", &[], &conformance_dir().join("midi"), out);
+}
+
+/// The reference's corpus of the conformance files, as text.
+fn reference_corpus() -> String {
+    std::fs::read_to_string(conformance_dir().join("training/corpus_tokenize_augment1.txt"))
+        .unwrap()
+}
+
+/// Token ids written as text, separated by white space.
+fn parse_ids(text: &str) -> Vec<u32> {
+    text.split_whitespace()
+        .map(|x| x.parse().unwrap())
+        .collect()
+}
+
+/// The triples of ids written as text, sorted to compare them whatever their order.
+fn sorted_triples(text: &str) -> Vec<Vec<u32>> {
+    let mut triples: Vec<Vec<u32>> = parse_ids(text).chunks(3).map(|c| c.to_vec()).collect();
+    triples.sort();
+    triples
+}
+
 #[test]
 fn tokens_prints_the_reference_events_of_every_file() {
     let dir = conformance_dir();
@@ -41,8 +76,12 @@ fn tokens_prints_the_reference_events_of_every_file() {
             .arg("tokens")
             .arg(dir.join("midi").join(&case.name)));
         assert_eq!(out.lines().count(), 1, "{}", case.name);
-        let got: Vec<u32> = out.split_whitespace().map(|x| x.parse().unwrap()).collect();
-        assert_eq!(got, ids(&case.expected["events"]), "{}", case.name);
+        assert_eq!(
+            parse_ids(&out),
+            ids(&case.expected["events"]),
+            "{}",
+            case.name
+        );
     }
 }
 
@@ -61,25 +100,15 @@ fn tokens_reports_damaged_files_as_errors() {
 fn tokenize_amt_text_output_equals_the_reference_corpus() {
     let tmp = scratch("text");
     let out = tmp.join("corpus.txt");
-    run(antiphon()
-        .args(["tokenize", "--vocab", "amt", "-o"])
-        .arg(&out)
-        .arg(conformance_dir().join("midi")));
-    let ours = std::fs::read_to_string(&out).unwrap();
-    let reference =
-        std::fs::read_to_string(conformance_dir().join("training/corpus_tokenize_augment1.txt"))
-            .unwrap();
-    assert_eq!(ours, reference);
+    tokenize_amt(&out);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), reference_corpus());
 }
 
 #[test]
 fn tokenize_binary_output_reads_back_with_its_index() {
     let tmp = scratch("binary");
     let out = tmp.join("corpus.bin");
-    run(antiphon()
-        .args(["tokenize", "--vocab", "amt", "-o"])
-        .arg(&out)
-        .arg(conformance_dir().join("midi")));
+    tokenize_amt(&out);
     let index = load_json(&tmp.join("corpus.json"));
     assert_eq!(index["dtype"], "<u2");
     assert_eq!(index["line_tokens"], 1024);
@@ -92,13 +121,7 @@ fn tokenize_binary_output_reads_back_with_its_index() {
         .chunks_exact(2)
         .map(|b| u16::from_le_bytes([b[0], b[1]]) as u32)
         .collect();
-    let reference: Vec<u32> =
-        std::fs::read_to_string(conformance_dir().join("training/corpus_tokenize_augment1.txt"))
-            .unwrap()
-            .split_whitespace()
-            .map(|x| x.parse().unwrap())
-            .collect();
-    assert_eq!(ids, reference);
+    assert_eq!(ids, parse_ids(&reference_corpus()));
     assert_eq!(
         index["num_lines"].as_u64().unwrap() as usize * 1024,
         ids.len()
@@ -120,21 +143,8 @@ fn tokenize_is_deterministic_whatever_the_thread_count() {
     let mut outputs = Vec::new();
     for jobs in ["1", "2", "5"] {
         let out = tmp.join(format!("beats{jobs}.bin"));
-        run(antiphon()
-            .args([
-                "tokenize",
-                "--vocab",
-                "beats",
-                "--augment",
-                "10",
-                "--seed",
-                "7",
-                "--jobs",
-                jobs,
-                "-o",
-            ])
-            .arg(&out)
-            .arg(&midi));
+        let options = ["--augment", "10", "--seed", "7", "--jobs", jobs];
+        tokenize("beats", &options, &midi, &out);
         outputs.push(std::fs::read(&out).unwrap());
     }
     assert!(!outputs[0].is_empty());
@@ -186,21 +196,9 @@ fn tokenize_transposes_and_adds_the_accompaniment_task_deterministically() {
     }
     let tokenize = |name: &str, jobs: &str, extra: &[&str]| {
         let out = tmp.join(name);
-        run(antiphon()
-            .args([
-                "tokenize",
-                "--vocab",
-                "beats",
-                "--augment",
-                "20",
-                "--seed",
-                "3",
-            ])
-            .args(["--jobs", jobs])
-            .args(extra)
-            .arg("-o")
-            .arg(&out)
-            .arg(&input));
+        let mut options = vec!["--augment", "20", "--seed", "3", "--jobs", jobs];
+        options.extend_from_slice(extra);
+        tokenize("beats", &options, &input, &out);
         let index = load_json(&out.with_extension("json"));
         (std::fs::read(&out).unwrap(), index)
     };
@@ -261,24 +259,10 @@ fn detokenize_writes_midi_that_tokenizes_back() {
         .arg("-o")
         .arg(&out));
     let again = run(antiphon().arg("tokens").arg(&out));
-    let mut a: Vec<Vec<u32>> = std::fs::read_to_string(&ids_txt)
-        .unwrap()
-        .split_whitespace()
-        .map(|x| x.parse().unwrap())
-        .collect::<Vec<u32>>()
-        .chunks(3)
-        .map(|c| c.to_vec())
-        .collect();
-    let mut b: Vec<Vec<u32>> = again
-        .split_whitespace()
-        .map(|x| x.parse().unwrap())
-        .collect::<Vec<u32>>()
-        .chunks(3)
-        .map(|c| c.to_vec())
-        .collect();
-    a.sort();
-    b.sort();
-    assert_eq!(a, b);
+    assert_eq!(
+        sorted_triples(&std::fs::read_to_string(&ids_txt).unwrap()),
+        sorted_triples(&again)
+    );
 
     // --reference reproduces the reference's own file byte for byte.
     let src = dir.join("midi/11_synth_tempo_changes.mid");
@@ -299,10 +283,7 @@ fn detokenize_writes_midi_that_tokenizes_back() {
 fn detokenize_reads_one_line_of_a_binary_corpus() {
     let tmp = scratch("detok-bin");
     let bin = tmp.join("c.bin");
-    run(antiphon()
-        .args(["tokenize", "--vocab", "beats", "-o"])
-        .arg(&bin)
-        .arg(conformance_dir().join("midi")));
+    tokenize("beats", &[], &conformance_dir().join("midi"), &bin);
     let out = tmp.join("line0.mid");
     run(antiphon()
         .arg("detokenize")

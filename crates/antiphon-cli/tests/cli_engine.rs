@@ -43,6 +43,28 @@ fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `antiphon CMD INPUT -o OUT --model MODEL EXTRA…`: a generating command.
+fn generate(cmd: &str, input: &Path, out: &Path, model: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![cmd, path(input), "-o", path(out), "--model", path(model)];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+/// A copy of the tiny-beats model in the scratch folder `name`, its `file` (model.onnx or
+/// model.json) replaced by `contents`.
+fn tiny_beats_with(name: &str, file: &str, contents: &[u8]) -> PathBuf {
+    let dir = scratch(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    for kept in ["model.onnx", "model.json"]
+        .into_iter()
+        .filter(|f| *f != file)
+    {
+        std::fs::copy(fixture("tiny-beats").join(kept), dir.join(kept)).unwrap();
+    }
+    std::fs::write(dir.join(file), contents).unwrap();
+    dir
+}
+
 #[test]
 fn accompaniment_is_repeatable_for_a_seed_and_stays_off_the_melody() {
     let model = fixture("tiny-beats");
@@ -50,13 +72,7 @@ fn accompaniment_is_repeatable_for_a_seed_and_stays_off_the_melody() {
     let mut produced = false;
     for seed in ["3", "10", "11"] {
         for out in [&a, &b] {
-            let res = run(&[
-                "accompany",
-                path(&song()),
-                "-o",
-                path(out),
-                "--model",
-                path(&model),
+            let extra = [
                 "--seed",
                 seed,
                 "--bars",
@@ -64,7 +80,8 @@ fn accompaniment_is_repeatable_for_a_seed_and_stays_off_the_melody() {
                 "--temperature",
                 "0.3",
                 "--only-new",
-            ]);
+            ];
+            let res = generate("accompany", &song(), out, &model, &extra);
             assert!(res.status.success(), "{}", stderr(&res));
         }
         let bytes = std::fs::read(&a).unwrap();
@@ -97,10 +114,9 @@ fn continuation_and_infill_write_valid_midi_repeatably() {
         let mut outputs = Vec::new();
         for i in 0..2 {
             let out = scratch(&format!("{cmd}-{i}.mid"));
-            let mut args = vec![cmd, path(&input), "-o", path(&out), "--model", path(&model)];
-            args.extend(["--seed", "7", "--temperature", "0.3"]);
+            let mut args = vec!["--seed", "7", "--temperature", "0.3"];
             args.extend(extra.iter().copied());
-            let res = run(&args);
+            let res = generate(cmd, &input, &out, &model, &args);
             assert!(res.status.success(), "{cmd}: {}", stderr(&res));
             outputs.push(std::fs::read(&out).unwrap());
         }
@@ -121,39 +137,19 @@ fn continuation_and_infill_write_valid_midi_repeatably() {
 
 #[test]
 fn a_corrupt_onnx_file_exits_5() {
-    let dir = scratch("corrupt-model");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(fixture("tiny-beats/model.json"), dir.join("model.json")).unwrap();
-    std::fs::write(dir.join("model.onnx"), b"not an onnx file at all").unwrap();
-    let res = run(&[
-        "accompany",
-        path(&song()),
-        "-o",
-        path(&scratch("x.mid")),
-        "--model",
-        path(&dir),
-    ]);
+    let dir = tiny_beats_with("corrupt-model", "model.onnx", b"not an onnx file at all");
+    let res = generate("accompany", &song(), &scratch("x.mid"), &dir, &[]);
     assert_eq!(res.status.code(), Some(5), "{}", stderr(&res));
     assert!(stderr(&res).contains("ONNX Runtime"), "{}", stderr(&res));
 }
 
 #[test]
 fn a_model_json_that_disagrees_exits_5_and_names_the_field() {
-    let dir = scratch("wrong-json");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(fixture("tiny-beats/model.onnx"), dir.join("model.onnx")).unwrap();
     let text = std::fs::read_to_string(fixture("tiny-beats/model.json")).unwrap();
     let mut spec: serde_json::Value = serde_json::from_str(&text).unwrap();
     spec["vocab_size"] = 1234.into();
-    std::fs::write(dir.join("model.json"), spec.to_string()).unwrap();
-    let res = run(&[
-        "continue",
-        path(&song()),
-        "-o",
-        path(&scratch("y.mid")),
-        "--model",
-        path(&dir),
-    ]);
+    let dir = tiny_beats_with("wrong-json", "model.json", spec.to_string().as_bytes());
+    let res = generate("continue", &song(), &scratch("y.mid"), &dir, &[]);
     assert_eq!(res.status.code(), Some(5), "{}", stderr(&res));
     assert!(stderr(&res).contains("vocab_size"), "{}", stderr(&res));
 }
@@ -187,14 +183,13 @@ fn a_midi_file_without_notes_exits_4() {
     ]
     .concat();
     std::fs::write(&file, bytes).unwrap();
-    let res = run(&[
+    let res = generate(
         "continue",
-        path(&file),
-        "-o",
-        path(&scratch("z.mid")),
-        "--model",
-        path(&fixture("tiny-beats")),
-    ]);
+        &file,
+        &scratch("z.mid"),
+        &fixture("tiny-beats"),
+        &[],
+    );
     assert_eq!(res.status.code(), Some(4), "{}", stderr(&res));
     assert!(stderr(&res).contains("no notes"), "{}", stderr(&res));
 }
@@ -203,29 +198,26 @@ fn a_midi_file_without_notes_exits_4() {
 fn garbage_instead_of_midi_exits_3() {
     let file = scratch("garbage.mid");
     std::fs::write(&file, b"MThd this is not really a MIDI file").unwrap();
-    let res = run(&[
+    let res = generate(
         "continue",
-        path(&file),
-        "-o",
-        path(&scratch("w.mid")),
-        "--model",
-        path(&fixture("tiny-beats")),
-    ]);
+        &file,
+        &scratch("w.mid"),
+        &fixture("tiny-beats"),
+        &[],
+    );
     assert_eq!(res.status.code(), Some(3), "{}", stderr(&res));
 }
 
 #[test]
 fn bad_arguments_exit_2() {
-    let res = run(&[
+    let model = fixture("tiny-beats");
+    let res = generate(
         "continue",
-        path(&song()),
-        "-o",
-        "/dev/null",
-        "--model",
-        path(&fixture("tiny-beats")),
-        "--temperature",
-        "9",
-    ]);
+        &song(),
+        Path::new("/dev/null"),
+        &model,
+        &["--temperature", "9"],
+    );
     assert_eq!(res.status.code(), Some(2), "{}", stderr(&res));
     let res = run(&["continue"]);
     assert_eq!(res.status.code(), Some(2));
@@ -269,19 +261,8 @@ fn steering_off_writes_the_answers_of_the_engine_before_steering() {
         for seed in ["1", "2"] {
             let out = scratch(&format!("golden-{cmd}-{seed}.mid"));
             let model = fixture("tiny-beats");
-            let res = run(&[
-                cmd,
-                path(&song()),
-                "-o",
-                path(&out),
-                "--seed",
-                seed,
-                "--model",
-                path(&model),
-                "--only-new",
-                "--steering",
-                "off",
-            ]);
+            let extra = ["--seed", seed, "--only-new", "--steering", "off"];
+            let res = generate(cmd, &song(), &out, &model, &extra);
             assert!(res.status.success(), "{}", stderr(&res));
             let expected =
                 std::fs::read(golden.join(format!("song-{cmd}-seed{seed}.mid"))).unwrap();
@@ -295,20 +276,8 @@ fn a_key_and_range_without_a_playable_note_exit_2_with_the_reason() {
     let out = scratch("unplayable.mid");
     let model = fixture("tiny-beats");
     let song = song();
-    let res = run(&[
-        "accompany",
-        path(&song),
-        "-o",
-        path(&out),
-        "--model",
-        path(&model),
-        "--key",
-        "D",
-        "--key-lock",
-        "100",
-        "--range",
-        "C4-C4",
-    ]);
+    let extra = ["--key", "D", "--key-lock", "100", "--range", "C4-C4"];
+    let res = generate("accompany", &song, &out, &model, &extra);
     assert_eq!(res.status.code(), Some(2), "{}", stderr(&res));
     assert!(
         stderr(&res).contains("no note from 60 to 60 is in D major"),
@@ -321,16 +290,7 @@ fn a_key_and_range_without_a_playable_note_exit_2_with_the_reason() {
         ["--key-lock", "120"],
         ["--max-voices", "0"],
     ] {
-        let mut args = vec![
-            "continue",
-            path(&song),
-            "-o",
-            path(&out),
-            "--model",
-            path(&model),
-        ];
-        args.extend(bad);
-        let res = run(&args);
+        let res = generate("continue", &song, &out, &model, &bad);
         assert_eq!(res.status.code(), Some(2), "{bad:?}: {}", stderr(&res));
     }
 }
@@ -340,13 +300,7 @@ fn strict_steering_keeps_the_answer_in_the_key_and_range_and_says_the_key() {
     let out = scratch("strict.mid");
     let model = fixture("tiny-beats");
     let song = song();
-    let res = run(&[
-        "accompany",
-        path(&song),
-        "-o",
-        path(&out),
-        "--model",
-        path(&model),
+    let extra = [
         "--seed",
         "4",
         "--only-new",
@@ -356,7 +310,8 @@ fn strict_steering_keeps_the_answer_in_the_key_and_range_and_says_the_key() {
         "100",
         "--range",
         "C2-C5",
-    ]);
+    ];
+    let res = generate("accompany", &song, &out, &model, &extra);
     assert!(res.status.success(), "{}", stderr(&res));
     assert!(
         stderr(&res).contains("key E♭ major (fixed)"),

@@ -45,6 +45,27 @@ pub enum ToWorker {
     Transport(TransportMove),
 }
 
+impl ToWorker {
+    /// What the audio thread reports of `note` once it is played: its start, then the whole
+    /// note, each with the song position it arrives at.
+    // For tests only (the audio thread learns a note's end later): the engine's policy tests
+    // and the root crate's worker driver both play melodies with it.
+    #[doc(hidden)]
+    pub fn reports_of(note: Note) -> [(f64, ToWorker); 2] {
+        let started = ToWorker::NoteStarted {
+            onset_beats: note.onset_beats,
+            key: note.key,
+            channel: note.channel,
+            velocity: note.velocity,
+        };
+        let end = note.onset_beats + note.duration_beats;
+        [
+            (note.onset_beats, started),
+            (end, ToWorker::NoteFinished(note)),
+        ]
+    }
+}
+
 /// Worker → audio thread.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ToAudio {

@@ -79,7 +79,8 @@ pub enum TaskError {
 pub type NoteSink<'a> = &'a mut dyn FnMut(&Note) -> bool;
 
 /// Continues `prompt` from `from_beats` to `to_beats`. The answer uses the prompt's
-/// instruments unless `settings.instruments` says otherwise.
+/// instruments unless `settings.instruments` says otherwise. For each note as it is decoded,
+/// write it with [`PartWriter::continuation`].
 pub fn continue_phrase(
     model: &mut dyn LanguageModel,
     spec: &VocabSpec,
@@ -88,39 +89,19 @@ pub fn continue_phrase(
     to_beats: f64,
     settings: &TaskSettings,
 ) -> Result<Vec<Note>, TaskError> {
-    continue_phrase_streaming(
-        model,
-        spec,
-        prompt,
-        from_beats,
-        to_beats,
-        settings,
-        &mut |_| true,
-    )
-}
-
-/// [`continue_phrase`], streaming each note to `sink` as it is decoded.
-pub fn continue_phrase_streaming(
-    model: &mut dyn LanguageModel,
-    spec: &VocabSpec,
-    prompt: &[Note],
-    from_beats: f64,
-    to_beats: f64,
-    settings: &TaskSettings,
-    sink: NoteSink,
-) -> Result<Vec<Note>, TaskError> {
     PartWriter::continuation(spec, prompt, from_beats, settings).write_until(
         model,
         spec,
         &[],
         to_beats,
-        sink,
+        &mut |_| true,
     )
 }
 
 /// Accompanies `melody` (given to the model as anticipated controls) from `from_beats` to
 /// `to_beats`, after the accompaniment heard so far (`context`). The answer never uses the
-/// melody's own instruments unless `settings.instruments` asks for them.
+/// melody's own instruments unless `settings.instruments` asks for them. For each note as it
+/// is decoded, write it with [`PartWriter::accompaniment`].
 pub fn accompany(
     model: &mut dyn LanguageModel,
     spec: &VocabSpec,
@@ -130,32 +111,13 @@ pub fn accompany(
     to_beats: f64,
     settings: &TaskSettings,
 ) -> Result<Vec<Note>, TaskError> {
-    accompany_streaming(
+    PartWriter::accompaniment(spec, melody, context, from_beats, settings).write_until(
         model,
         spec,
         melody,
-        context,
-        from_beats,
         to_beats,
-        settings,
         &mut |_| true,
     )
-}
-
-/// [`accompany`], streaming each note to `sink` as it is decoded.
-#[allow(clippy::too_many_arguments)]
-pub fn accompany_streaming(
-    model: &mut dyn LanguageModel,
-    spec: &VocabSpec,
-    melody: &[Note],
-    context: &[Note],
-    from_beats: f64,
-    to_beats: f64,
-    settings: &TaskSettings,
-    sink: NoteSink,
-) -> Result<Vec<Note>, TaskError> {
-    PartWriter::accompaniment(spec, melody, context, from_beats, settings)
-        .write_until(model, spec, melody, to_beats, sink)
 }
 
 /// The instruments an accompaniment may use: those `settings` asks for, or every one but
@@ -173,6 +135,19 @@ fn accompaniment_instruments(
     })
 }
 
+/// The instruments a part of the piece `notes` may use: those `settings` asks for, else the
+/// piece's own (`None`, any, when it has no notes).
+fn piece_instruments(
+    spec: &VocabSpec,
+    notes: &[Note],
+    settings: &TaskSettings,
+) -> Option<Vec<u32>> {
+    settings
+        .instruments
+        .clone()
+        .or_else(|| Some(instrument_codes(spec, notes)).filter(|c| !c.is_empty()))
+}
+
 /// Fills `from_beats..to_beats` of `notes`: what comes before is the prompt, what comes after
 /// is anticipated. Notes inside the span are replaced. The answer uses the piece's instruments.
 pub fn infill(
@@ -183,24 +158,17 @@ pub fn infill(
     to_beats: f64,
     settings: &TaskSettings,
 ) -> Result<Vec<Note>, TaskError> {
-    let instruments = settings
-        .instruments
-        .clone()
-        .or_else(|| Some(instrument_codes(spec, notes)).filter(|c| !c.is_empty()));
+    let instruments = piece_instruments(spec, notes, settings);
     let kept: Vec<Note> = notes
         .iter()
         .copied()
         .filter(|n| n.onset_beats < from_beats || n.onset_beats >= to_beats)
         .collect();
-    run(
+    PartWriter::new(&kept, from_beats, instruments, settings).write_until(
         model,
         spec,
-        &kept,
         &[],
-        from_beats,
         to_beats,
-        instruments,
-        settings,
         &mut |_| true,
     )
 }
@@ -215,24 +183,6 @@ pub fn instrument_codes(spec: &VocabSpec, notes: &[Note]) -> Vec<u32> {
         }
     }
     codes
-}
-
-/// One generation: `inputs` (before `from` a prompt, after it anticipated) and `controls`
-/// (anticipated), the answer between `from_beats` and `to_beats`.
-#[allow(clippy::too_many_arguments)]
-fn run(
-    model: &mut dyn LanguageModel,
-    spec: &VocabSpec,
-    inputs: &[Note],
-    controls: &[Note],
-    from_beats: f64,
-    to_beats: f64,
-    instruments: Option<Vec<u32>>,
-    settings: &TaskSettings,
-    sink: NoteSink,
-) -> Result<Vec<Note>, TaskError> {
-    PartWriter::new(inputs, from_beats, instruments, settings)
-        .write_until(model, spec, controls, to_beats, sink)
 }
 
 /// A part written span by span, each span continuing the same generation: the same tokens,
@@ -312,10 +262,7 @@ impl PartWriter {
         from_beats: f64,
         settings: &TaskSettings,
     ) -> Self {
-        let instruments = settings
-            .instruments
-            .clone()
-            .or_else(|| Some(instrument_codes(spec, prompt)).filter(|c| !c.is_empty()));
+        let instruments = piece_instruments(spec, prompt, settings);
         let prompt: Vec<Note> = prompt
             .iter()
             .copied()

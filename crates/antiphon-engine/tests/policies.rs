@@ -37,30 +37,13 @@ fn worker(mode: Mode, bars: u32) -> (Responder, WorkerContext) {
 
 /// A melody note as the audio thread reports it: its start, then the whole note.
 fn note(onset: f64, duration: f64, key: u8) -> [(f64, ToWorker); 2] {
-    let (key, channel, velocity) = (
-        Key::new(key).unwrap(),
-        Channel::default(),
-        Velocity::from_unit(0.7),
-    );
-    let captured = Note {
+    ToWorker::reports_of(Note {
         onset_beats: onset,
         duration_beats: duration,
-        key,
-        channel,
-        velocity,
-    };
-    [
-        (
-            onset,
-            ToWorker::NoteStarted {
-                onset_beats: onset,
-                key,
-                channel,
-                velocity,
-            },
-        ),
-        (onset + duration, ToWorker::NoteFinished(captured)),
-    ]
+        key: Key::new(key).unwrap(),
+        channel: Channel::default(),
+        velocity: Velocity::from_unit(0.7),
+    })
 }
 
 /// Plays `messages` (sorted by song position) up to beat `until`, ticking the policy as the

@@ -181,18 +181,7 @@ pub fn extract_spans(
 mod tests {
     use super::*;
     use crate::events::raw_to_triples;
-
-    fn spec() -> VocabSpec {
-        VocabSpec::amt()
-    }
-
-    fn e() -> Vec<Triple> {
-        raw_to_triples(&[
-            0, 10050, 11060, 0, 10100, 11064, 120, 10030, 15264, 250, 10999, 11067, 700, 10020,
-            27420, 1900, 10010, 11072,
-        ])
-        .unwrap()
-    }
+    use crate::fixtures::{e, spec};
 
     fn c() -> Vec<Triple> {
         raw_to_triples(&[

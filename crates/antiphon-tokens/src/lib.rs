@@ -38,6 +38,8 @@
 pub mod anticipation;
 pub mod decoder;
 pub mod events;
+#[cfg(test)]
+mod fixtures;
 pub mod interarrival;
 pub mod midi;
 pub mod notes;

@@ -125,30 +125,16 @@ mod tests {
     }
 
     fn play_note(echo: &mut EchoGenerator, ctx: &mut WorkerContext, onset: f64, key: u8) {
-        let (key, channel, velocity) = (
-            Key::new(key).unwrap(),
-            Channel::default(),
-            Velocity::from_unit(0.5),
-        );
-        echo.on_message(
-            ToWorker::NoteStarted {
-                onset_beats: onset,
-                key,
-                channel,
-                velocity,
-            },
-            ctx,
-        );
-        echo.on_message(
-            ToWorker::NoteFinished(Note {
-                onset_beats: onset,
-                duration_beats: 0.5,
-                key,
-                channel,
-                velocity,
-            }),
-            ctx,
-        );
+        let note = Note {
+            onset_beats: onset,
+            duration_beats: 0.5,
+            key: Key::new(key).unwrap(),
+            channel: Channel::default(),
+            velocity: Velocity::from_unit(0.5),
+        };
+        for (_, message) in ToWorker::reports_of(note) {
+            echo.on_message(message, ctx);
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 /// The version the engine is built for (see `crates/antiphon-engine/src/runtime.rs`).
 pub const ORT_VERSION: &str = "1.31.1";
@@ -200,26 +200,8 @@ fn extract_libraries(wheel: &Path, dir: &Path) -> Result<()> {
 
 /// A zip member's date (taken as UTC; zip dates carry no zone) as a `SystemTime`.
 fn zip_date_to_system_time(date: zip::DateTime) -> Option<SystemTime> {
-    if !(1..=12).contains(&date.month()) || !(1..=31).contains(&date.day()) {
-        return None;
-    }
-    // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-    let (y, m, d) = (
-        i64::from(date.year()),
-        i64::from(date.month()),
-        i64::from(date.day()),
-    );
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let seconds = days * 86_400
-        + i64::from(date.hour()) * 3_600
-        + i64::from(date.minute()) * 60
-        + i64::from(date.second());
-    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(seconds).ok()?))
+    let date = time::PrimitiveDateTime::try_from(date).ok()?;
+    Some(date.assume_utc().into())
 }
 
 fn checksum_ok(flavour: Flavour, library: &Path) -> Result<bool> {

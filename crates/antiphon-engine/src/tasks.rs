@@ -79,8 +79,8 @@ pub enum TaskError {
 pub type NoteSink<'a> = &'a mut dyn FnMut(&Note) -> bool;
 
 /// Continues `prompt` from `from_beats` to `to_beats`. The answer uses the prompt's
-/// instruments unless `settings.instruments` says otherwise. For each note as it is decoded,
-/// write it with [`PartWriter::continuation`].
+/// instruments unless `settings.instruments` says otherwise. To have each note as it is
+/// decoded, use [`PartWriter::continuation`] and its `write_until` sink.
 pub fn continue_phrase(
     model: &mut dyn LanguageModel,
     spec: &VocabSpec,
@@ -100,8 +100,8 @@ pub fn continue_phrase(
 
 /// Accompanies `melody` (given to the model as anticipated controls) from `from_beats` to
 /// `to_beats`, after the accompaniment heard so far (`context`). The answer never uses the
-/// melody's own instruments unless `settings.instruments` asks for them. For each note as it
-/// is decoded, write it with [`PartWriter::accompaniment`].
+/// melody's own instruments unless `settings.instruments` asks for them. To have each note as
+/// it is decoded, use [`PartWriter::accompaniment`] and its `write_until` sink.
 pub fn accompany(
     model: &mut dyn LanguageModel,
     spec: &VocabSpec,

@@ -15,6 +15,8 @@
 #             make_synthetic.py --seed 1 (13 % of the lines);
 #   syn2      the same plus 2000 more (--seed 2; 23 % of the lines);
 #   every run is scored on the test lines too and packed, so the one that wins goes on.
+# PLAN=continue (session 5, the last minutes of the lease)
+#   main      as above, alone.
 #
 #   GPU_IN=DIR OUT=DIR models/train/gpu_session.sh
 #
@@ -101,7 +103,11 @@ synthetic)
     run syn --train "$T/train-acc50-v2-syn.bin" --reset-data "${resume[@]}"
     run syn2 --train "$T/train-acc50-v2-syn2.bin" --reset-data "${resume[@]}"
     ;;
-*) echo "PLAN: recipes or synthetic" >&2; exit 2 ;;
+continue)
+    packed=(main)
+    run main --train "$T/train-acc50-v2.bin" "${resume[@]}"
+    ;;
+*) echo "PLAN: recipes, synthetic or continue" >&2; exit 2 ;;
 esac
 sleep 60
 say "one minute in"; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv 2>/dev/null
@@ -109,6 +115,17 @@ tail -n 2 "$W"/*.log
 wait "${pids[@]}"  # not a bare wait: that would wait for the tee above too
 for r in "${runs[@]}"; do say "$r"; tail -n 4 "$W/$r.log"; done
 
+say "packing"
+for r in "${packed[@]}"; do
+    "$PY" pack_checkpoint.py "$W/$r/last.pt" --out "$W/$r-train-state.pt" --check
+    split -b 15M -d "$W/$r-train-state.pt" "$OUT/$r-train-state.pt.part-"
+    cp "$W/$r/hf-ema/model.safetensors" "$OUT/$r-hf-ema.safetensors"
+    best_step=$("$PY" -c "import json; print(json.load(open('$W/$r/hf-ema-best/valid.json'))['step'])" 2>/dev/null || echo none)
+    last_step=$("$PY" -c "import torch; print(torch.load('$W/$r/last.pt', weights_only=False)['state']['step'])")
+    say "$r: last step $last_step, best EMA at step $best_step"
+    [ "$best_step" != none ] && [ "$best_step" != "$last_step" ] && \
+        cp "$W/$r/hf-ema-best/model.safetensors" "$OUT/$r-hf-ema-best.safetensors"
+done
 say "scores"
 dev=$("$PY" -c "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')")
 models=()
@@ -127,17 +144,6 @@ for lines in test test-acc test-acc-mutopia; do
     "$PY" eval_lm.py --lines "$T/$lines.bin" "${tested[@]}" --device "$dev" --out "$W/score-tested-$lines.json"
 done
 
-say "packing"
-for r in "${packed[@]}"; do
-    "$PY" pack_checkpoint.py "$W/$r/last.pt" --out "$W/$r-train-state.pt" --check
-    split -b 15M -d "$W/$r-train-state.pt" "$OUT/$r-train-state.pt.part-"
-    cp "$W/$r/hf-ema/model.safetensors" "$OUT/$r-hf-ema.safetensors"
-    best_step=$("$PY" -c "import json; print(json.load(open('$W/$r/hf-ema-best/valid.json'))['step'])" 2>/dev/null || echo none)
-    last_step=$("$PY" -c "import torch; print(torch.load('$W/$r/last.pt', weights_only=False)['state']['step'])")
-    say "$r: last step $last_step, best EMA at step $best_step"
-    [ "$best_step" != none ] && [ "$best_step" != "$last_step" ] && \
-        cp "$W/$r/hf-ema-best/model.safetensors" "$OUT/$r-hf-ema-best.safetensors"
-done
 (cd "$W" && tar -cJf "$OUT/runs.tar.xz" ./*.log ./score-*.json ./tok/*.json \
     ./*/train.csv ./*/valid.csv ./*/run.json ./*/hf-ema/config.json ./*/hf-ema-best/valid.json)
 ls -la "$OUT"

@@ -26,7 +26,12 @@ def main() -> int:
     ap.add_argument("--x", choices=("hours", "minutes", "tokens"), default="hours",
                     help="the x axis: training wall time, or tokens seen (millions)")
     ap.add_argument("--title", default="", help="a line above both panels")
+    ap.add_argument("--names", help="comma-separated legend names, one per run (default: the folders' names)")
+    ap.add_argument("--ylim", type=float, nargs=2, metavar=("LOW", "HIGH"), help="the loss axis (default: up to 5)")
     args = ap.parse_args()
+    names = args.names.split(",") if args.names else [run.name for run in args.runs]
+    if len(names) != len(args.runs):
+        raise SystemExit("--names: one name per run")
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -38,29 +43,29 @@ def main() -> int:
     def x_of(row) -> float:
         return float(row[scale[0]]) / scale[1]
 
-    for run in args.runs:
+    for run, name in zip(args.runs, names):
         tr = read(run / "train.csv")
         if tr:
             h = np.array([x_of(r) for r in tr])
             y = np.array([float(r["loss"]) for r in tr])
             k = min(args.smooth, len(y))
             ys = np.convolve(y, np.ones(k) / k, mode="valid")
-            a.plot(h[k - 1:], ys, label=f"{run.name} (train, {k}-step mean)")
+            a.plot(h[k - 1:], ys, label=f"{name} (train, {k}-step mean)")
         va = read(run / "valid.csv")
         for which, style in (("raw", "--"), ("ema", "-")):
             rows = [r for r in va if r["which"] == which]
             if rows:
                 h = [x_of(r) for r in rows]
-                b.plot(h, [float(r["loss"]) for r in rows], style, marker=".", label=f"{run.name} ({which})")
+                b.plot(h, [float(r["loss"]) for r in rows], style, marker=".", label=f"{name} ({which})")
     a.set_xlabel(scale[2])
     a.set_ylabel("loss (nats/token)")
     a.set_title("training loss")
-    a.set_ylim(top=5)
+    a.set_ylim(*(args.ylim or (None, 5)))
     a.legend()
     b.set_xlabel(scale[2])
     b.set_ylabel("loss (nats/token)")
     b.set_title("validation loss (a fixed slice of the valid split)")
-    b.set_ylim(top=5)
+    b.set_ylim(*(args.ylim or (None, 5)))
     b.legend()
     for ax in (a, b):
         ax.grid(alpha=0.3)

@@ -116,6 +116,7 @@ wait "${pids[@]}"  # not a bare wait: that would wait for the tee above too
 for r in "${runs[@]}"; do say "$r"; tail -n 4 "$W/$r.log"; done
 
 say "packing"
+bests=()  # the best EMA weights of a packed run, when they are not its last (scored below)
 for r in "${packed[@]}"; do
     "$PY" pack_checkpoint.py "$W/$r/last.pt" --out "$W/$r-train-state.pt" --check
     split -b 15M -d "$W/$r-train-state.pt" "$OUT/$r-train-state.pt.part-"
@@ -123,8 +124,10 @@ for r in "${packed[@]}"; do
     best_step=$("$PY" -c "import json; print(json.load(open('$W/$r/hf-ema-best/valid.json'))['step'])" 2>/dev/null || echo none)
     last_step=$("$PY" -c "import torch; print(torch.load('$W/$r/last.pt', weights_only=False)['state']['step'])")
     say "$r: last step $last_step, best EMA at step $best_step"
-    [ "$best_step" != none ] && [ "$best_step" != "$last_step" ] && \
+    if [ "$best_step" != none ] && [ "$best_step" != "$last_step" ]; then
         cp "$W/$r/hf-ema-best/model.safetensors" "$OUT/$r-hf-ema-best.safetensors"
+        bests+=(--model "$r-best=$W/$r/hf-ema-best")
+    fi
 done
 say "scores"
 dev=$("$PY" -c "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')")
@@ -132,10 +135,10 @@ models=()
 for r in "${runs[@]}"; do
     [ -d "$W/$r/hf-ema" ] && models+=(--model "$r=$W/$r/hf-ema")
 done
+models+=("${bests[@]}")
 tested=()
 for r in "${packed[@]}"; do
     [ -d "$W/$r/hf-ema" ] && tested+=(--model "$r=$W/$r/hf-ema")
-    [ -d "$W/$r/hf-ema-best" ] && models+=(--model "$r-best=$W/$r/hf-ema-best")
 done
 for lines in valid valid-acc valid-acc-mutopia; do
     "$PY" eval_lm.py --lines "$T/$lines.bin" "${models[@]}" --device "$dev" --out "$W/score-$lines.json"

@@ -60,14 +60,13 @@ def main() -> int:
     a.set_xlabel(scale[2])
     a.set_ylabel("loss (nats/token)")
     a.set_title("training loss")
-    a.set_ylim(*(args.ylim or (None, 5)))
     a.legend()
     b.set_xlabel(scale[2])
     b.set_ylabel("loss (nats/token)")
     b.set_title("validation loss (a fixed slice of the valid split)")
-    b.set_ylim(*(args.ylim or (None, 5)))
     b.legend()
     for ax in (a, b):
+        ax.set_ylim(*(args.ylim or (None, 5)))
         ax.grid(alpha=0.3)
     if args.title:
         fig.suptitle(args.title)

@@ -29,6 +29,9 @@ grid of sample.read_midi):
 - consonant onsets: of the answer notes that start while a melody note sounds, the share whose
   interval class (answer - highest sounding melody note) mod 12 is in {0,3,4,5,7,8,9}
   (sample.metrics); "melody sounds" is the share of answer notes that had one to compare with.
+- consonance lift in time: consonant onsets with the melody as it sounds minus their mean with
+  the melody shifted an eighth and a quarter either way: how closely the answer follows the
+  melody's harmony in time, beyond sharing its key (real parts about +0.09).
 - bass: share of the window's 4/4 bars in which an answer note below E3 (MIDI 52) starts.
 - notes per bar: answer notes per 4/4 bar of the window.
 - pc distance (held-out songs): total-variation distance of the pitch-class histograms of answer
@@ -74,8 +77,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from sample import (BAR, TPQ, Cli, accompany_window, compare, key_of, metrics,  # noqa: E402
-                    piano_roll, read_midi, scale_pcs, sounding_top, test_pieces, write_midi)
+from sample import (BAR, CONSONANT, TPQ, Cli, accompany_window, compare, key_of, metrics,  # noqa: E402
+                    piano_roll, read_midi, sounding_top, test_pieces, write_midi)
 
 REPO = HERE.parents[1]
 BASS_BELOW = 52                        # E3
@@ -108,6 +111,22 @@ def parse_seeds(text: str) -> list[int]:
 
 # ---------------------------------------------------------------- metrics
 
+def consonance_with(part, melody) -> float | None:
+    heard = [(n, sounding_top(melody, n["on"])) for n in part]
+    heard = [(n, r) for n, r in heard if r is not None]
+    return sum(((n["pitch"] - r["pitch"]) % 12) in CONSONANT for n, r in heard) / len(heard) if heard else None
+
+
+def timing_lift(part, melody) -> float | None:
+    """Consonance with the melody as it sounds minus the mean consonance with the melody an eighth
+    or a quarter early or late: how much the part follows the melody in time, beyond its key (a
+    real accompaniment about +0.09, one that only shares the melody's key about 0)."""
+    here = consonance_with(part, melody)
+    off = [consonance_with(part, [dict(n, on=n["on"] + k) for n in melody]) for k in (-12, -6, 6, 12)]
+    off = [c for c in off if c is not None]
+    return here - float(np.mean(off)) if here is not None and off else None
+
+
 def score(ans, melody, start: int, span: int, scale, follow_keys, real=None, consonance=True):
     """MUSIC-EVAL.md's metrics of one answer (notes in [start, start + span) ticks)."""
     quarters = span / TPQ
@@ -120,6 +139,7 @@ def score(ans, melody, start: int, span: int, scale, follow_keys, real=None, con
     if consonance and melody:
         m["consonance"] = base["consonance"] if ans and any(sounding_top(mel, n["on"]) for n in rel) else None
         m["melody_sounds"] = (sum(sounding_top(mel, n["on"]) is not None for n in rel) / len(rel)) if rel else None
+        m["timing_lift"] = timing_lift(rel, mel) if m["consonance"] is not None else None
     low = {n["on"] // BAR for n in rel if n["pitch"] < BASS_BELOW}
     m["bass"] = len({b for b in low if 0 <= b < bars}) / bars
     sizes = list(Counter(n["on"] for n in ans).values())
@@ -263,7 +283,7 @@ def mean(xs):
 def summarize(recs: list[dict], seeds: int) -> dict:
     """Mean and worst single answer per metric; key follows per input."""
     s = {"answers": len(recs), "empty": sum(r["notes"] == 0 for r in recs)}
-    for k, worst in (("in_key", min), ("consonance", min), ("melody_sounds", min), ("bass", min),
+    for k, worst in (("in_key", min), ("consonance", min), ("timing_lift", None), ("melody_sounds", min), ("bass", min),
                      ("pc_distance", max), ("notes_per_bar", None), ("chord_median", None), ("chord_max", None)):
         vals = [r[k] for r in recs if r.get(k) is not None]
         if not vals:
@@ -308,7 +328,8 @@ def markdown(result: dict) -> str:
                      "Mean over all answers (worst single answer).")
         lines.append("")
         if task == "accompany":
-            head = ["settings", "in key", "consonant onsets", "bars with a note below E3", "notes per bar (range)"]
+            head = ["settings", "in key", "consonant onsets", "consonance lift in time", "bars with a note below E3",
+                    "notes per bar (range)"]
             if material == "songs":
                 head.append("pc distance to real")
             head += ["chord size: median / max", "key follows (worst input)", "empty"]
@@ -323,7 +344,7 @@ def markdown(result: dict) -> str:
             kf = s.get("key_follows")
             label = {"random": "random notes", "real": "real part"}.get(name, f"`{name}`")
             if task == "accompany":
-                row = [label, cell(s, "in_key"), cell(s, "consonance"), cell(s, "bass"), npb_cell]
+                row = [label, cell(s, "in_key"), cell(s, "consonance"), cell(s, "timing_lift"), cell(s, "bass"), npb_cell]
                 if material == "songs":
                     row.append(cell(s, "pc_distance"))
                 chord = (f"{fmt(s['chord_median']['mean'], 1)} / {s['chord_max']['max']}"
@@ -363,7 +384,7 @@ def markdown(result: dict) -> str:
                 lines.append(f"| {inp['name']} | {inp['key']} | " + " | ".join(cells) + " |")
             lines.append("")
     st = result["settings"]
-    lines.append(f"Sets: " + "; ".join(f"`{n}` = `{' '.join(f) or '(no flags)'}`" for n, f in st["sets"].items())
+    lines.append("Sets: " + "; ".join(f"`{n}` = `{' '.join(f) or '(no flags)'}`" for n, f in st["sets"].items())
                  + f". Binary `{st['binary']}` (sha256 {st['binary_sha256'][:12]}, built {st['binary_built']}), model {st['model'] or 'built-in'}, seeds {st['seeds'][0]}–"
                  f"{st['seeds'][-1]}; made by `models/train/eval_steering.py` ({st['wall_s']:.0f} s, --jobs {st['jobs']}).")
     return "\n".join(lines) + "\n"

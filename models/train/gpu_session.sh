@@ -17,6 +17,11 @@
 #   every run is scored on the test lines too and packed, so the one that wins goes on.
 # PLAN=continue (session 5, the last minutes of the lease)
 #   main      as above, alone.
+# PLAN=melody (prepared in session 6: does the model learn to hear the melody in time?)
+#   main      as above, without the melody head (--aux-melody 0);
+#   aux       the same with melody_aux.py's target (--aux-melody 0.3);
+#   shared    the same plus --share-controls (shared_controls.py);
+#   every run is scored on the test lines and by probe_melody.py, and packed.
 #
 #   GPU_IN=DIR OUT=DIR models/train/gpu_session.sh
 #
@@ -107,7 +112,13 @@ continue)
     packed=(main)
     run main --train "$T/train-acc50-v2.bin" "${resume[@]}"
     ;;
-*) echo "PLAN: recipes, synthetic or continue" >&2; exit 2 ;;
+melody)
+    packed=(main aux shared)
+    run main --train "$T/train-acc50-v2.bin" --aux-melody 0 "${resume[@]}"
+    run aux --train "$T/train-acc50-v2.bin" --aux-melody 0.3 "${resume[@]}"
+    run shared --train "$T/train-acc50-v2.bin" --aux-melody 0.3 --share-controls "${resume[@]}"
+    ;;
+*) echo "PLAN: recipes, synthetic, continue or melody" >&2; exit 2 ;;
 esac
 sleep 60
 say "one minute in"; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv 2>/dev/null
@@ -146,6 +157,10 @@ done
 for lines in test test-acc test-acc-mutopia; do
     "$PY" eval_lm.py --lines "$T/$lines.bin" "${tested[@]}" --device "$dev" --out "$W/score-tested-$lines.json"
 done
+if [ "$PLAN" = melody ]; then
+    "$PY" probe_melody.py "${tested[@]}" --songs "$S/valid/lieder" --antiphon "$A" --device "$dev" \
+        --out "$W/score-probe-valid.json"
+fi
 
 (cd "$W" && tar -cJf "$OUT/runs.tar.xz" ./*.log ./score-*.json ./tok/*.json \
     ./*/train.csv ./*/valid.csv ./*/run.json ./*/hf-ema/config.json ./*/hf-ema-best/valid.json)

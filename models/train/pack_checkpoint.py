@@ -9,7 +9,8 @@ What is kept, and how:
     except a tensor with a value beyond float16's range, which is kept in bfloat16; the tied LM
     head (lm_head.weight, the same tensor as transformer.wte.weight) is stored once;
   * AdamW's exp_avg and exp_avg_sq: bfloat16 (float32's exponent range: squared gradients
-    of 1e-12 and below would vanish in float16); the per-parameter `step` counters, the
+    of 1e-12 and below would vanish in float16); the melody head of --aux-melody (float16, as
+    the weights); the per-parameter `step` counters, the
     parameter groups (lr, betas, weight decay), the run state (step, tokens, elapsed time,
     epoch and position in the data order, ema_start), the torch RNG state, the run's
     arguments and the model config as they are.
@@ -72,6 +73,7 @@ def pack(ck: dict) -> dict:
         "opt": {"state": opt_state, "param_groups": opt["param_groups"]},
         "state": ck["state"], "torch_rng": ck["torch_rng"], "args": args,
         "hf_config": ck.get("hf_config"),
+        "aux_head": _weights16(ck["aux_head"]) if ck.get("aux_head") is not None else None,
     }
 
 
@@ -88,6 +90,7 @@ def unpack(packed: dict) -> dict:
         "opt": {"state": opt_state, "param_groups": packed["opt"]["param_groups"]},
         "state": dict(packed["state"]), "torch_rng": packed["torch_rng"], "args": packed["args"],
         "hf_config": packed.get("hf_config"),
+        "aux_head": _weights32(packed["aux_head"]) if packed.get("aux_head") is not None else None,
     }
 
 

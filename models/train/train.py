@@ -24,6 +24,9 @@ optimizer, from the weights of a GPT2LMHeadModel folder, e.g. onnx_to_hf.py's; t
 at those weights and averages from step 0 instead of copying the raw weights during warm-up),
 else random weights. The architecture then comes from the checkpoint or the folder, not from
 --n-embd/--n-layer/--n-head.
+
+--share-controls (shared_controls.py): control ids share the embeddings of the events they
+mirror; given with a plain checkpoint it converts the run, and a converted run stays so.
 """
 
 import argparse
@@ -101,9 +104,10 @@ def evaluate(model, lines: np.ndarray, batch: int, device) -> dict:
             "event_ppl": math.exp(sum(sums) / counts[2])}
 
 
-def lr_at(step: int, args, minutes_run: float = 0.0) -> float:
-    if step < args.warmup:
-        return args.lr * (step + 1) / args.warmup
+def lr_at(step: int, args, minutes_run: float = 0.0, warm_from: int = 0) -> float:
+    """warm_from: the step the warm-up starts at (a run converted to --share-controls warms up again)."""
+    if step - warm_from < args.warmup:
+        return args.lr * (step - warm_from + 1) / args.warmup
     if args.cooldown_minutes is not None:
         left = args.max_hours * 60 - minutes_run
         f = min(1.0, max(0.0, 1.0 - left / args.cooldown_minutes))
@@ -155,6 +159,12 @@ def main() -> int:
                          "GPT2LMHeadModel folder; ignored when OUT/last.pt exists")
     ap.add_argument("--resume-compact", type=Path, default=None,
                     help="resume from a pack_checkpoint.py file when OUT has no last.pt")
+    ap.add_argument("--aux-melody", type=float, default=None,
+                    help="weight of melody_aux.py's target (the melody note sounding at each accompaniment "
+                         "note); 0: none (a checkpoint's melody head is dropped); default: the checkpoint's, else 0")
+    ap.add_argument("--share-controls", action="store_true",
+                    help="control ids share their events' embeddings (shared_controls.py); a checkpoint "
+                         "without it is converted (new optimizer, a new warm-up); kept on resume")
     args = ap.parse_args()
 
     distributed = "WORLD_SIZE" in os.environ
@@ -200,25 +210,63 @@ def main() -> int:
     model = build_model(args, vocab_size, hf_config).to(device)
     if init_sd is not None:
         model.load_state_dict(init_sd)
-    ema = copy.deepcopy(model).eval()
+    ck_shared = ck is not None and bool(ck.get("args", {}).get("share_controls", False))
+    convert = args.share_controls and ck is not None and not ck_shared
+    args.share_controls = args.share_controls or ck_shared
+    if convert:  # a plain checkpoint becomes a shared-controls run: its weights and its EMA, wrapped
+        from shared_controls import SharedControlsLM
+        model.load_state_dict(ck["model"])
+        ema_plain = build_model(args, vocab_size, hf_config)
+        ema_plain.load_state_dict(ck["ema"])
+        model = SharedControlsLM.from_plain(model, train_index["vocab"]).to(device)
+        ema = SharedControlsLM.from_plain(ema_plain, train_index["vocab"]).to(device).eval()
+        del ema_plain
+        source += ", converted to --share-controls"
+    elif args.share_controls:
+        from shared_controls import SharedControlsLM
+        model = SharedControlsLM(model, train_index["vocab"]).to(device)
+    if not convert:
+        ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
         p.requires_grad_(False)
     decay, no_decay = [], []
     for n, p in model.named_parameters():
-        (decay if p.dim() >= 2 and "wpe" not in n else no_decay).append(p)
+        (decay if p.dim() >= 2 and "wpe" not in n and "kind_delta" not in n else no_decay).append(p)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}],
                             lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
+
+    # The auxiliary melody head (training only): its optimizer group comes after the model's two.
+    ck_aux = ck is not None and ck.get("aux_head") is not None
+    if args.aux_melody is None:
+        args.aux_melody = float(ck.get("args", {}).get("aux_melody") or 0.0) if ck is not None else 0.0
+    head = None
+    if args.aux_melody > 0:
+        from melody_aux import MelodyHead, melody_labels
+        head = MelodyHead(model.config.n_embd).to(device)
+        if ck_aux:
+            head.load_state_dict(ck["aux_head"])
+            opt.add_param_group({"params": list(head.parameters()), "weight_decay": 0.0})
+    elif ck_aux and not convert:  # the head is dropped: so is its optimizer group
+        dropped = set(ck["opt"]["param_groups"][2]["params"])
+        ck["opt"]["param_groups"] = ck["opt"]["param_groups"][:2]
+        ck["opt"]["state"] = {i: st for i, st in ck["opt"]["state"].items() if i not in dropped}
+    ck_aux = ck_aux and head is not None
 
     # ema_start: the step from which the EMA averages (before it, it copies the raw weights).
     state = {"step": 0, "tokens": 0, "elapsed_s": 0.0, "epoch": 0, "pos": 0,
              "ema_start": -1 if init_sd is not None else args.warmup}
     if ck is not None:
-        model.load_state_dict(ck["model"])
-        ema.load_state_dict(ck["ema"])
-        opt.load_state_dict(ck["opt"])
+        if not convert:
+            model.load_state_dict(ck["model"])
+            ema.load_state_dict(ck["ema"])
+            opt.load_state_dict(ck["opt"])
         state = ck["state"]
         state.setdefault("ema_start", args.warmup)
+        if convert:  # the EMA goes on averaging from the converted EMA; the new optimizer warms up
+            state["ema_start"] = state["warmup_from"] = state["step"]
+    if head is not None and not ck_aux:
+        opt.add_param_group({"params": list(head.parameters()), "weight_decay": 0.0})
         if args.reset_data:
             state["epoch"], state["pos"] = 0, 0
         torch.set_rng_state(ck["torch_rng"])
@@ -229,7 +277,7 @@ def main() -> int:
     if main_proc:
         print(f"{source}: step {state['step']}, {state['tokens']:,} tokens, "
               f"{state['elapsed_s'] / 3600:.2f} h", flush=True)
-    init_from_start = init_sd is not None
+    init_from_start = init_sd is not None or convert  # evaluate the starting weights first
     del ck, init_sd
     n_params = sum(p.numel() for p in model.parameters())
     if main_proc:
@@ -264,7 +312,8 @@ def main() -> int:
         tmp = args.out / "last.pt.tmp"
         torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
                     "state": state, "torch_rng": torch.get_rng_state(), "args": vars(args),
-                    "hf_config": model.config.to_dict() if args.arch == "gpt2" else None}, tmp)
+                    "hf_config": model.config.to_dict() if args.arch == "gpt2" else None,
+                    "aux_head": head.state_dict() if head is not None else None}, tmp)
         os.replace(tmp, ckpt_path)
         ema.save_pretrained(args.out / "hf-ema")
         model.save_pretrained(args.out / "hf-raw")
@@ -304,10 +353,11 @@ def main() -> int:
     base_elapsed = state["elapsed_s"]
     last_ckpt = last_eval = time.time()
     autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=args.bf16)
+    aux_log = [0.0, 0, 0]  # the melody head's summed loss, right answers, labelled positions (20 steps)
     net.train()
     while (not stop["now"] and state["step"] < args.max_steps
            and time.time() - started < args.max_hours * 3600):
-        lr = lr_at(state["step"], args, (time.time() - started) / 60)
+        lr = lr_at(state["step"], args, (time.time() - started) / 60, state.get("warmup_from", 0))
         for g in opt.param_groups:
             g["lr"] = lr
         sums = [0.0, 0.0, 0.0]
@@ -319,16 +369,25 @@ def main() -> int:
                 perm = order(state["epoch"])
             idx = perm[state["pos"] + rank * per_rank + a * args.micro:
                        state["pos"] + rank * per_rank + (a + 1) * args.micro]
-            ids = torch.from_numpy(train[np.sort(idx), :args.seq].astype(np.int64)).to(device)
+            batch = train[np.sort(idx), :args.seq].astype(np.int64)
+            ids = torch.from_numpy(batch).to(device)
             with autocast:
-                logits = net(input_ids=ids).logits
-            nll, parts = type_losses(logits, ids)
-            loss = nll.mean() / accum
+                out = net(input_ids=ids, output_hidden_states=head is not None)
+            nll, parts = type_losses(out.logits, ids)
+            loss = nll.mean()
+            if head is not None:
+                labels = torch.from_numpy(melody_labels(batch, train_index["vocab"])).to(device)
+                aux_loss, (right, labelled) = head.loss(out.hidden_states[-1], labels)
+                loss = loss + args.aux_melody * aux_loss
+                aux_log[0] += aux_loss.item() * labelled
+                aux_log[1] += right
+                aux_log[2] += labelled
+            loss = loss / accum
             loss.backward()
             for k in range(3):
                 sums[k] += parts[k][0]
                 counts[k] += parts[k][1]
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
         with torch.no_grad():
@@ -344,8 +403,11 @@ def main() -> int:
                          f"{sum(sums) / sum(counts):.4f}", *(f"{sums[k] / counts[k]:.4f}" for k in range(3))])
             if state["step"] % 20 == 0:
                 rate = state["tokens"] / max(state["elapsed_s"], 1e-9)
+                aux = (f" melody head: loss {aux_log[0] / aux_log[2]:.3f}, {aux_log[1] / aux_log[2]:.1%} right"
+                       if aux_log[2] else "")
+                aux_log[:] = [0.0, 0, 0]
                 print(f"step {state['step']} tokens {state['tokens']:,} loss {sum(sums) / sum(counts):.4f} "
-                      f"lr {lr:.2e} {rate:,.0f} tok/s (run mean)", flush=True)
+                      f"lr {lr:.2e} {rate:,.0f} tok/s (run mean){aux}", flush=True)
         now = time.time()
         if now - last_eval > args.eval_minutes * 60:
             run_eval()

@@ -265,8 +265,6 @@ def main() -> int:
         state.setdefault("ema_start", args.warmup)
         if convert:  # the EMA goes on averaging from the converted EMA; the new optimizer warms up
             state["ema_start"] = state["warmup_from"] = state["step"]
-    if head is not None and not ck_aux:
-        opt.add_param_group({"params": list(head.parameters()), "weight_decay": 0.0})
         if args.reset_data:
             state["epoch"], state["pos"] = 0, 0
         torch.set_rng_state(ck["torch_rng"])
@@ -274,6 +272,8 @@ def main() -> int:
         for k in ("train", "seed", "batch", "seq"):
             if k in old and str(old[k]) != str(getattr(args, k)) and main_proc:
                 print(f"note: --{k} was {old[k]} in the checkpoint's run, now {getattr(args, k)}", flush=True)
+    if head is not None and not ck_aux:  # a new melody head: its group after the loaded ones
+        opt.add_param_group({"params": list(head.parameters()), "weight_decay": 0.0})
     if main_proc:
         print(f"{source}: step {state['step']}, {state['tokens']:,} tokens, "
               f"{state['elapsed_s'] / 3600:.2f} h", flush=True)

@@ -77,7 +77,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from sample import (BAR, CONSONANT, TPQ, Cli, accompany_window, compare, key_of, metrics,  # noqa: E402
+from sample import (BAR, TPQ, Cli, accompany_window, compare, consonant_onsets, key_of, metrics,  # noqa: E402
                     piano_roll, read_midi, sounding_top, test_pieces, write_midi)
 
 REPO = HERE.parents[1]
@@ -112,9 +112,8 @@ def parse_seeds(text: str) -> list[int]:
 # ---------------------------------------------------------------- metrics
 
 def consonance_with(part, melody) -> float | None:
-    heard = [(n, sounding_top(melody, n["on"])) for n in part]
-    heard = [(n, r) for n, r in heard if r is not None]
-    return sum(((n["pitch"] - r["pitch"]) % 12) in CONSONANT for n, r in heard) / len(heard) if heard else None
+    cons, tot = consonant_onsets(part, melody)
+    return cons / tot if tot else None
 
 
 def timing_lift(part, melody) -> float | None:

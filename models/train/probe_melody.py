@@ -24,6 +24,7 @@ import mido
 import numpy as np
 import torch
 
+from eval_lm import model_nll
 from sample import melody_track, read_midi
 from train import load_lines
 
@@ -49,19 +50,12 @@ def tritone(mid: mido.MidiFile, track: int) -> None:
 VARIANTS = {"as written": None, "delayed an eighth": delay, "tritone up": tritone}
 
 
-def event_note_loss(model, lines: np.ndarray, vocab: dict, device: str) -> tuple[float, int]:
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for i in range(0, lines.shape[0], 4):
-            ids = torch.from_numpy(lines[i:i + 4].astype(np.int64)).to(device)
-            logits = model(input_ids=ids).logits.float()
-            nll = torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), ids[:, 1:], reduction="none")
-            pos = torch.arange(3, ids.shape[1], 3)  # note tokens of triples (token 0 is the task flag)
-            tok = ids[:, pos]
-            events = (tok >= vocab["note_offset"]) & (tok < vocab["rest"])
-            total += nll[:, pos - 1][events].double().sum().item()
-            count += int(events.sum())
-    return total / count, count
+def event_note_loss(nll: np.ndarray, lines: np.ndarray, vocab: dict) -> tuple[float, int]:
+    """Mean NLL of the event note tokens (eval_lm.model_nll's nll[:, j] scores token j + 1)."""
+    pos = np.arange(3, lines.shape[1], 3)  # note tokens of triples (token 0 is the task flag)
+    tok = lines[:, pos]
+    events = (tok >= vocab["note_offset"]) & (tok < vocab["rest"])
+    return float(nll[:, pos - 1][events].astype(np.float64).mean()), int(events.sum())
 
 
 def main() -> int:
@@ -98,15 +92,17 @@ def main() -> int:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
-    from transformers import GPT2LMHeadModel
     result = {"songs": str(args.songs), "count": len(songs), "models": {}}
+    together = np.concatenate(list(lines.values()))  # one pass per model over every variant
     for spec in args.model:
         name, path = spec.split("=", 1)
-        model = GPT2LMHeadModel.from_pretrained(path).eval().to(args.device)
-        row = {}
+        nll = model_nll(Path(path), together, device=args.device)
+        row, start = {}, 0
         for variant, ls in lines.items():
-            loss, notes = event_note_loss(model, ls, vocab, args.device)
+            end = start + ls.shape[0]
+            loss, notes = event_note_loss(nll[start:end], ls, vocab)
             row[variant] = {"note_loss": loss, "event_notes": notes, "lines": int(ls.shape[0])}
+            start = end
         base = row["as written"]["note_loss"]
         row["cost of the delay"] = row["delayed an eighth"]["note_loss"] - base
         row["cost of the tritone"] = row["tritone up"]["note_loss"] - base

@@ -387,6 +387,19 @@ def sounding_top(ref, t, exclude=None):
     return best
 
 
+def consonant_onsets(part, ref, self_ref: bool = False) -> tuple[int, int]:
+    """(consonant, compared): part notes starting while a ref note sounds, and how many of them
+    make a consonant interval class with the highest one (self_ref: ref is part, a note not
+    compared with itself)."""
+    cons, tot = 0, 0
+    for n in part:
+        r = sounding_top(ref, n["on"], exclude=n if self_ref else None)
+        if r is not None:
+            tot += 1
+            cons += ((n["pitch"] - r["pitch"]) % 12) in CONSONANT
+    return cons, tot
+
+
 def metrics(part, melody, window_q: int, scale_pcs, self_ref: bool):
     """part: notes; melody: the reference line for consonance (None: the part itself)."""
     m = {}
@@ -396,13 +409,7 @@ def metrics(part, melody, window_q: int, scale_pcs, self_ref: bool):
         h[n["pitch"] % 12] += 1
     m["pc_hist"] = (h / h.sum()).tolist() if h.sum() else [1 / 12] * 12
     m["in_key"] = float(np.mean([n["pitch"] % 12 in scale_pcs for n in part])) if part else 0.0
-    cons, tot = 0, 0
-    ref = part if self_ref else melody
-    for n in part:
-        r = sounding_top(ref, n["on"], exclude=n if self_ref else None)
-        if r is not None:
-            tot += 1
-            cons += ((n["pitch"] - r["pitch"]) % 12) in CONSONANT
+    cons, tot = consonant_onsets(part, part if self_ref else melody, self_ref)
     m["consonance"] = cons / tot if tot else 0.0
     m["on_grid"] = float(np.mean([(n["on"] % 3 == 0) or (n["on"] % 4 == 0) for n in part])) if part else 0.0
     return m

@@ -184,6 +184,13 @@ fn beats_fixture_matches_pytorch_with_and_without_the_cache() {
     matches_pytorch("tiny-beats");
 }
 
+/// The engine computes the melody-now features from the tokens it feeds (a fixture whose
+/// features move its logits by about 10: an engine that did not feed them fails).
+#[test]
+fn melody_now_fixture_matches_pytorch_with_and_without_the_cache() {
+    matches_pytorch("tiny-melody");
+}
+
 #[test]
 fn a_full_context_is_an_error_not_a_panic() {
     let mut model = OnnxModel::load(

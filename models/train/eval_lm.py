@@ -27,8 +27,8 @@ from train import load_lines
 def model_nll(path: Path, lines: np.ndarray, batch: int = 4, device: str = "cpu") -> np.ndarray:
     cfg = json.load(open(path / "config.json"))
     if "model_type" in cfg:
-        from transformers import GPT2LMHeadModel
-        model = GPT2LMHeadModel.from_pretrained(path).eval()
+        from melody_now import load_lm  # a GPT2LMHeadModel, with melody_now.py's input if it has one
+        model = load_lm(path).eval()
     else:
         from lstm_lm import LstmLM
         model = LstmLM.from_pretrained(path)

@@ -59,7 +59,6 @@ def load_vocab(path: str) -> dict:
 
 
 def load_checkpoint(path: str, vocab: dict, vocab_path: str):
-    from transformers import GPT2LMHeadModel
     if not os.path.isdir(path):
         raise ExportError(f"checkpoint {path} is not a directory (expected a saved transformers model folder)")
     if not os.path.exists(os.path.join(path, "config.json")):
@@ -67,7 +66,8 @@ def load_checkpoint(path: str, vocab: dict, vocab_path: str):
     with open(os.path.join(path, "config.json")) as f:
         check_vocab_size(vocab, vocab_path, json.load(f).get("vocab_size"))  # fail before loading weights
     try:
-        model = GPT2LMHeadModel.from_pretrained(path, attn_implementation="eager", dtype="float32")
+        from melody_now import load_lm
+        model = load_lm(path, attn_implementation="eager", dtype="float32")
     except Exception as e:
         raise ExportError(f"transformers could not load {path} as a GPT2LMHeadModel: {e}") from e
     return model.eval()
@@ -86,8 +86,8 @@ def _device(args) -> str:
     return getattr(args, "device", "cpu")
 
 
-def model_card(name, cfg: gpt2_onnx.Gpt2Config, vocab, last_logits_only, args) -> dict:
-    inputs, outputs = gpt2_onnx.io_names(cfg.n_layer)
+def model_card(name, cfg: gpt2_onnx.Gpt2Config, vocab, last_logits_only, args, melody_now=False) -> dict:
+    inputs, outputs = gpt2_onnx.io_names(cfg.n_layer, melody_now)
     card = {
         "name": name,
         "format_version": FORMAT_VERSION,
@@ -122,9 +122,12 @@ def export(model, vocab: dict, out_dir: str, name: str, args) -> str:
     """Writes out_dir/model.onnx and out_dir/model.json; returns the model.onnx path."""
     cfg = gpt2_onnx.config_from_hf(model.config)
     check_vocab_size(vocab, args.vocab, cfg.vocab_size)
-    weights = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
+    melody_now = getattr(model, "melody_now", None)  # a melody_now.py model: a GPT-2 inside
+    gpt2 = model.gpt2 if melody_now is not None else model
+    weights = {k: v.detach().float().numpy() for k, v in gpt2.state_dict().items()}
     proto = gpt2_onnx.build_model(cfg, weights, attention=args.attention, last_logits_only=args.last_logits_only,
-                                  int8_block=args.int8_block, fp16=_device(args) == "cuda")
+                                  int8_block=args.int8_block, fp16=_device(args) == "cuda",
+                                  melody_now=None if melody_now is None else melody_now.detach().float().numpy())
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "model.onnx")
     bytes_per_weight = 2 if _device(args) == "cuda" else 4
@@ -136,7 +139,7 @@ def export(model, vocab: dict, out_dir: str, name: str, args) -> str:
     onnx.save(proto, path, save_as_external_data=big, location="model.onnx.data" if big else None)
     onnx.checker.check_model(path)
     with open(os.path.join(out_dir, "model.json"), "w") as f:
-        json.dump(model_card(name, cfg, vocab, args.last_logits_only, args), f, indent=2)
+        json.dump(model_card(name, cfg, vocab, args.last_logits_only, args, melody_now is not None), f, indent=2)
         f.write("\n")
     return path
 

@@ -11,6 +11,8 @@ Rust engine expects:
   inputs   input_ids               int64   [batch, seq]
            attention_mask          int64   [batch, past_seq + seq]
            position_ids            int64   [batch, seq]
+           melody_now              float32 [batch, seq, 12]   (only models trained with it:
+                                           melody_now.py; projected and added to the embedding)
            past_key_values.{i}.key   float32 [batch, n_head, past_seq, head_dim]
            past_key_values.{i}.value float32 [batch, n_head, past_seq, head_dim]
   outputs  logits                  float32 [batch, seq, vocab]   ([batch, 1, vocab]
@@ -117,8 +119,8 @@ def config_from_hf(hf_config) -> Gpt2Config:
     )
 
 
-def io_names(n_layer: int) -> tuple[list[str], list[str]]:
-    inputs = ["input_ids", "attention_mask", "position_ids"]
+def io_names(n_layer: int, melody_now: bool = False) -> tuple[list[str], list[str]]:
+    inputs = ["input_ids", "attention_mask", "position_ids"] + (["melody_now"] if melody_now else [])
     outputs = ["logits"]
     for i in range(n_layer):
         inputs += [f"past_key_values.{i}.key", f"past_key_values.{i}.value"]
@@ -164,8 +166,12 @@ class _Graph:
 
 
 def build_model(cfg: Gpt2Config, w: dict[str, np.ndarray], attention: str = "gqa",
-                last_logits_only: bool = False, int8_block: int = 0, fp16: bool = False) -> onnx.ModelProto:
+                last_logits_only: bool = False, int8_block: int = 0, fp16: bool = False,
+                melody_now: np.ndarray | None = None) -> onnx.ModelProto:
     """w holds the Hugging Face GPT2LMHeadModel state dict as float32 numpy arrays.
+
+    melody_now: the [12, n_embd] projection of a melody_now.py model; the graph then has the
+    `melody_now` input, whose rows are projected and added to the token and position embeddings.
 
     int8_block > 0 stores every projection and the LM head as int8 blocks of that many weights
     (com.microsoft.MatMulNBits): 4x less weight traffic per token, but logits are no longer
@@ -190,6 +196,13 @@ def build_model(cfg: Gpt2Config, w: dict[str, np.ndarray], attention: str = "gqa
     tok = g.op("Gather", [wte, "input_ids"], axis=0, name="tok_emb")
     pos = g.op("Gather", [g.const("wpe", f32(w["transformer.wpe.weight"])), "position_ids"], axis=0, name="pos_emb")
     x = g.op("Reshape", [g.op("Add", [tok, pos], name="emb"), flat_e], name="emb_2d")
+    if melody_now is not None:
+        feats = "melody_now"
+        if fp16:
+            feats = g.op("Cast", [feats], to=TensorProto.FLOAT16, name="melody_now16")
+        feats = g.op("Reshape", [feats, g.const("c_flat_12", np.array([-1, melody_now.shape[0]], np.int64))],
+                     name="melody_now_2d")
+        x = g.op("Add", [x, g.linear(feats, f32(melody_now), None, "melody_now_proj")], name="emb_melody")
 
     # Per-kernel auxiliary inputs, built once and shared by all layers.
     if attention == "gqa":
@@ -281,7 +294,7 @@ def build_model(cfg: Gpt2Config, w: dict[str, np.ndarray], attention: str = "gqa
         else:
             g.op("FusedMatMul", [x, head], domain=MS_DOMAIN, transB=1, name="logits")
 
-    return _finish(g, cfg, last_logits_only)
+    return _finish(g, cfg, last_logits_only, melody_now is not None)
 
 
 def cuda_unsupported_nodes(model: onnx.ModelProto) -> list[str]:
@@ -344,14 +357,14 @@ def _plain_attention(g, qkv, pk, pv, prk, prv, shape_bs3hd, mask_bias, i):
     return g.op("Transpose", [ctx], perm=[0, 2, 1, 3], name=f"ctx_t_{i}")  # [B, S, H, D]
 
 
-def _finish(g, cfg, last_logits_only):
+def _finish(g, cfg, last_logits_only, melody_now=False):
     B, S, P, T = "batch", "seq", "past_seq", "total_seq"
     H, D = cfg.n_head, cfg.head_dim
     inputs = [
         helper.make_tensor_value_info("input_ids", TensorProto.INT64, [B, S]),
         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, [B, T]),
         helper.make_tensor_value_info("position_ids", TensorProto.INT64, [B, S]),
-    ]
+    ] + ([helper.make_tensor_value_info("melody_now", TensorProto.FLOAT, [B, S, 12])] if melody_now else [])
     outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT,
                                              [B, 1 if last_logits_only else S, cfg.vocab_size])]
     for i in range(cfg.n_layer):

@@ -2,6 +2,7 @@
 
     python make_fixtures.py                       # both fixtures into ../../tests/fixtures/
     python make_fixtures.py --vocab vocab_beats.json --name tiny-beats   # one, e.g. when the beats vocab lands
+    python make_fixtures.py --vocab vocab_beats.json --name tiny-melody --melody-now   # melody_now.py's input
 
 For each vocabulary it builds a GPT-2 with random (deliberately large, so not
 degenerate) weights, exports it with export_hf.py's default recipe into
@@ -12,6 +13,10 @@ of a slid 1020-token window and the first step after it. tests/fixtures/README.m
 documents every field. The script then checks that ONNX Runtime reproduces
 expected.json within 1e-4 and that ignoring scale_attn_by_inverse_layer_idx
 would not. Everything is seeded: the same command gives the same files.
+
+--melody-now: the model also reads melody_now.py's twelve features (a random 12 x n_embd matrix,
+std 0.5, so they move the logits by several units) and the token sequence is a melody of control
+triples with accompaniment events under it (ort_check.melody_line), so the features are on.
 """
 
 from __future__ import annotations
@@ -32,7 +37,8 @@ import export_hf  # noqa: E402
 import ort_check  # noqa: E402
 
 FIXTURES = os.path.normpath(os.path.join(HERE, "..", "..", "tests", "fixtures"))
-DEFAULTS = [("tiny-amt", "vocab_amt.json"), ("tiny-beats", "vocab_beats.json")]
+DEFAULTS = [("tiny-amt", "vocab_amt.json", False), ("tiny-beats", "vocab_beats.json", False),
+            ("tiny-melody", "vocab_beats.json", True)]
 N_TRIPLES = 366          # 1 + 3 * 366 = 1099 tokens
 N_PREFIX = 20            # (a)
 N_DECODE = 40            # (b)
@@ -121,7 +127,8 @@ def reference(model, ids: list[int], probe_ids: list[int]) -> dict:
 def ort_rows(session, model, ids: list[int]) -> list[np.ndarray]:
     """The rows expected.json describes, computed by ONNX Runtime the way the engine would (with the cache)."""
     c = model.config
-    dec = ort_check.OrtDecoder(session, c.n_layer, c.n_head, c.n_embd // c.n_head)
+    dec = ort_check.OrtDecoder(session, c.n_layer, c.n_head, c.n_embd // c.n_head,
+                               melody_vocab=getattr(model, "vocab", None))
     lg = dec.feed(ids[:N_PREFIX])
     rows = [lg[0], lg[N_PREFIX // 2], lg[N_PREFIX - 1]]
     rows += [dec.feed(ids[t:t + 1])[-1] for t in range(N_PREFIX, N_PREFIX + N_DECODE)]
@@ -145,17 +152,28 @@ def check(exp: dict, rows: list[np.ndarray], probe_ids: list[int]) -> float:
     return err
 
 
-def make(name: str, vocab_path: str, seed: int, out_root: str):
+def with_melody_now(model, vocab: dict, seed: int):
+    from melody_now import MelodyNowLM
+    wrapped = MelodyNowLM(model, vocab).eval()
+    with torch.no_grad():
+        wrapped.melody_now.copy_(torch.randn(wrapped.melody_now.shape, generator=torch.Generator().manual_seed(seed))
+                                 * 0.5)
+    return wrapped
+
+
+def make(name: str, vocab_path: str, seed: int, out_root: str, melody_now: bool = False):
     vocab = export_hf.load_vocab(vocab_path)
     V = vocab["vocab_size"]
     rng = np.random.default_rng(seed)
-    ids = token_sequence(vocab, rng)
+    ids = ort_check.melody_line(rng, vocab, 1 + 3 * N_TRIPLES).tolist() if melody_now else token_sequence(vocab, rng)
     assert all(0 <= i < V for i in ids)
     specials = [vocab[k] for k in ("time_offset", "duration_offset", "note_offset", "rest", "control_offset",
                                    "separator", "autoregress", "anticipate")]
     probe_ids = sorted(set(specials + [int(x) for x in np.linspace(0, V - 1, 24).round()]))
 
     model = random_model(V, seed)
+    if melody_now:
+        model = with_melody_now(model, vocab, seed)
     out = os.path.join(out_root, name)
     args = SimpleNamespace(vocab=vocab_path, attention="gqa", last_logits_only=False, int8_block=0, evaluation=None,
                            training_data="none: random weights (test fixture made by models/train/make_fixtures.py)",
@@ -170,11 +188,25 @@ def make(name: str, vocab_path: str, seed: int, out_root: str):
     session = ort_check.make_session(path)
     ort_err = check(exp, ort_rows(session, model, ids), probe_ids)
     no_scale = random_model(V, seed, inverse_idx=False)
+    if melody_now:
+        no_scale = with_melody_now(no_scale, vocab, seed)
     no_scale_err = check(exp, [ort_check.torch_logits(no_scale, np.array(ids[:N_PREFIX + N_DECODE]))[t]
                             for t in (0, N_PREFIX // 2, N_PREFIX - 1, *range(N_PREFIX, N_PREFIX + N_DECODE))]
                       + list(ort_check.torch_logits(no_scale, np.array(exp["slide"]["window_ids"] + [ids[-1]]))[-2:]),
                       probe_ids)
     verify = ort_check.verify(model, session, seed=seed, shared_buffer=True)
+    if melody_now:  # an engine that did not feed the features would be off by this much
+        import copy
+        deaf = copy.deepcopy(model)
+        with torch.no_grad():
+            deaf.melody_now.zero_()
+        exp["self_check_melody_now_ignored"] = check(exp, [
+            ort_check.torch_logits(deaf, np.array(ids[:N_PREFIX + N_DECODE]))[t]
+            for t in (0, N_PREFIX // 2, N_PREFIX - 1, *range(N_PREFIX, N_PREFIX + N_DECODE))]
+            + list(ort_check.torch_logits(deaf, np.array(exp["slide"]["window_ids"] + [ids[-1]]))[-2:]), probe_ids)
+        print(f"  if the melody_now features were ignored: {exp['self_check_melody_now_ignored']:.2f}")
+        if exp["self_check_melody_now_ignored"] < 1e-2:
+            raise SystemExit(f"make_fixtures: {name}'s features do not move its logits")
     spread = float(np.std([r["logsumexp"] for r in exp["decode"]["rows"]]))
     exp["self_check"] = {"onnxruntime_max_abs_error": ort_err,
                          "max_abs_error_if_inverse_layer_idx_ignored": no_scale_err,
@@ -197,13 +229,14 @@ def main():
     ap.add_argument("--name", help="fixture folder name (with --vocab)")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--out", default=FIXTURES, help="fixtures root (default: tests/fixtures of this repository)")
+    ap.add_argument("--melody-now", action="store_true", help="a model with melody_now.py's input (with --vocab)")
     a = ap.parse_args()
     if bool(a.vocab) != bool(a.name):
         ap.error("--vocab and --name go together")
-    jobs = [(a.name, a.vocab)] if a.vocab else [(n, os.path.join(HERE, v)) for n, v in DEFAULTS]
+    jobs = [(a.name, a.vocab, a.melody_now)] if a.vocab else [(n, os.path.join(HERE, v), m) for n, v, m in DEFAULTS]
     torch.manual_seed(a.seed)
-    for name, vocab in jobs:
-        make(name, vocab, a.seed, a.out)
+    for name, vocab, melody_now in jobs:
+        make(name, vocab, a.seed, a.out, melody_now)
 
 
 if __name__ == "__main__":

@@ -41,9 +41,11 @@ class OrtDecoder:
     """
 
     def __init__(self, session: ort.InferenceSession, n_layer: int, n_head: int, head_dim: int,
-                 shared_buffer: bool = False, context: int = 1024):
+                 shared_buffer: bool = False, context: int = 1024, melody_vocab: dict | None = None):
         self.s, self.L, self.H, self.D = session, n_layer, n_head, head_dim
         self.shared = shared_buffer
+        # A melody_now.py model: its features are computed from every id fed since the reset.
+        self.melody_vocab = melody_vocab
         if shared_buffer:
             self.bufs = [ort.OrtValue.ortvalue_from_numpy(np.zeros((1, n_head, context, head_dim), np.float32))
                          for _ in range(2 * n_layer)]
@@ -53,6 +55,7 @@ class OrtDecoder:
         empty = np.zeros((1, self.H, 0, self.D), np.float32)
         self.past = [empty] * (2 * self.L)
         self.past_len = 0
+        self.ids = np.zeros((1, 0), np.int64)
 
     def feed(self, ids) -> np.ndarray:
         """Append ids to the cached sequence; returns logits [len(ids) or 1, vocab]."""
@@ -63,6 +66,10 @@ class OrtDecoder:
             "attention_mask": np.ones((1, self.past_len + n), np.int64),
             "position_ids": np.arange(self.past_len, self.past_len + n, dtype=np.int64).reshape(1, -1),
         }
+        if self.melody_vocab is not None:
+            from melody_now import features
+            self.ids = np.concatenate([self.ids, ids], axis=1)
+            feeds["melody_now"] = features(self.ids, self.melody_vocab)[:, -n:]
         if self.shared:
             io = self.s.io_binding()
             for name, value in feeds.items():
@@ -114,14 +121,17 @@ def verify(model, session, seed: int = 0, n_full: int = 200, n_prefill: int = 10
     model.eval()  # dropout off, whatever an exporter left behind
     cfg = model.config
     C, V = cfg.n_positions, cfg.vocab_size
+    mv = getattr(model, "vocab", None)  # a melody_now.py model's vocabulary
     rng = np.random.default_rng(seed)
     n_full = min(n_full, C)
     seq = rng.integers(0, V, size=C + slide_steps, dtype=np.int64)
+    if mv is not None:  # random ids seldom sound a melody: a line of well-formed triples does
+        seq = melody_line(rng, mv, C + slide_steps)
     errors = {}
 
     # (a) full sequence, no cache
     ref = torch_logits(model, seq[:n_full])
-    dec = OrtDecoder(session, cfg.n_layer, cfg.n_head, cfg.n_embd // cfg.n_head, only_shared, C)
+    dec = OrtDecoder(session, cfg.n_layer, cfg.n_head, cfg.n_embd // cfg.n_head, only_shared, C, mv)
     errors["a_full_forward" + ("_shared_buffer" if only_shared else "")] = max_err(dec.feed(seq[:n_full]), ref)
 
     ref_full = torch_logits(model, seq[:C])
@@ -130,7 +140,7 @@ def verify(model, session, seed: int = 0, n_full: int = 200, n_prefill: int = 10
     ref_win = torch_logits(model, np.concatenate([window, seq[C:C + slide_steps]]))
     for shared in (True,) if only_shared else (False, True) if shared_buffer else (False,):
         tag = "_shared_buffer" if shared else ""
-        dec = OrtDecoder(session, cfg.n_layer, cfg.n_head, cfg.n_embd // cfg.n_head, shared, C)
+        dec = OrtDecoder(session, cfg.n_layer, cfg.n_head, cfg.n_embd // cfg.n_head, shared, C, mv)
 
         # (b) prefill, token-by-token decode with the KV cache, then three 3-token chunks on top of the cache
         n_prefill = min(n_prefill, n_full - 10)
@@ -163,13 +173,31 @@ def verify(model, session, seed: int = 0, n_full: int = 200, n_prefill: int = 10
     return errors
 
 
+def melody_line(rng: np.random.Generator, vocab: dict, length: int) -> np.ndarray:
+    """A task flag, then random well-formed triples: a melody of control notes anticipated up to
+    two beats ahead of accompaniment events, so that melody_now.py's features are mostly on."""
+    to, do, no = vocab["time_offset"], vocab["duration_offset"], vocab["note_offset"]
+    co, mt = vocab["control_offset"], vocab["max_time"]
+    ids, now, melody_at = [vocab["anticipate"]], 0, 0
+    while len(ids) < length:
+        if melody_at <= now + 24:
+            d = int(rng.integers(6, 24))
+            ids += [co + to + min(melody_at, mt - 1), co + do + d, co + no + int(rng.integers(55, 80))]
+            melody_at += d
+        else:
+            now += int(rng.integers(0, 7))
+            ids += [to + min(now, mt - 1), do + int(rng.integers(1, 24)), no + int(rng.integers(36, 72))]
+    return np.array(ids[:length], np.int64)
+
+
 def mean_kl(model, session, seed: int = 0, n: int = 256, shared_buffer: bool = False) -> tuple[float, float]:
     """(mean KL(PyTorch || ONNX) in nats per position, top-1 agreement) over one random sequence:
     how much an approximate (int8, float16) export changes the next-token distributions."""
     cfg = model.config
     seq = np.random.default_rng(seed).integers(0, cfg.vocab_size, size=min(n, cfg.n_positions))
     ref = torch_logits(model, seq).astype(np.float64)
-    dec = OrtDecoder(session, cfg.n_layer, cfg.n_head, cfg.n_embd // cfg.n_head, shared_buffer, cfg.n_positions)
+    dec = OrtDecoder(session, cfg.n_layer, cfg.n_head, cfg.n_embd // cfg.n_head, shared_buffer, cfg.n_positions,
+                     getattr(model, "vocab", None))
     got = np.concatenate([dec.feed(seq[:1])] + [dec.feed(seq[t:t + 1]) for t in range(1, len(seq))])
     got = got.astype(np.float64)
     logp = ref - ref.max(1, keepdims=True)

@@ -37,7 +37,6 @@ on a metric when its mean |generated − real| over the pieces is below the rand
 
 import argparse
 import json
-import math
 import random
 import sys
 from collections import defaultdict, deque
@@ -524,6 +523,9 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     vocab = json.load(open(args.vocab))
     from transformers import GPT2LMHeadModel
+    if (args.model / "melody_now.json").exists():
+        sys.exit("sample.py: this model has melody_now.py's input, which this sampler does not feed; "
+                 "use eval_steering.py (the Rust engine)")
     model = GPT2LMHeadModel.from_pretrained(args.model).eval()
     split = json.load(open(args.split))
     acc_files, cont_files = test_pieces(split, args.pieces, args.seed)

@@ -27,6 +27,11 @@ else random weights. The architecture then comes from the checkpoint or the fold
 
 --share-controls (shared_controls.py): control ids share the embeddings of the events they
 mirror; given with a plain checkpoint it converts the run, and a converted run stays so.
+
+--melody-now (melody_now.py): event time and duration tokens also get the pitch classes of the
+melody sounding at the event's time, through one learned 12 x n_embd matrix (zero at first, so a
+converted checkpoint starts where it was; its optimizer group learns at 3x the rate). Given with
+a plain checkpoint it converts the run; a converted run stays so.
 """
 
 import argparse
@@ -165,6 +170,9 @@ def main() -> int:
     ap.add_argument("--share-controls", action="store_true",
                     help="control ids share their events' embeddings (shared_controls.py); a checkpoint "
                          "without it is converted (new optimizer, a new warm-up); kept on resume")
+    ap.add_argument("--melody-now", action="store_true",
+                    help="the melody sounding now as an input (melody_now.py); a checkpoint without it is "
+                         "converted (the new matrix starts at zero); kept on resume")
     args = ap.parse_args()
 
     distributed = "WORLD_SIZE" in os.environ
@@ -225,12 +233,22 @@ def main() -> int:
     elif args.share_controls:
         from shared_controls import SharedControlsLM
         model = SharedControlsLM(model, train_index["vocab"]).to(device)
+    ck_now = ck is not None and bool(ck.get("args", {}).get("melody_now", False))
+    now_convert = args.melody_now and ck is not None and not ck_now
+    args.melody_now = args.melody_now or ck_now
+    if args.melody_now:
+        if args.share_controls or args.arch != "gpt2":
+            raise SystemExit("--melody-now goes with a plain GPT-2 (not --share-controls, not the LSTM)")
+        from melody_now import MelodyNowLM
+        model = MelodyNowLM(model, train_index["vocab"]).to(device)
     if not convert:
         ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
         p.requires_grad_(False)
     decay, no_decay = [], []
     for n, p in model.named_parameters():
+        if n == "melody_now":  # its own group, after the others (see below)
+            continue
         (decay if p.dim() >= 2 and "wpe" not in n and "kind_delta" not in n else no_decay).append(p)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}],
@@ -252,12 +270,22 @@ def main() -> int:
         ck["opt"]["param_groups"] = ck["opt"]["param_groups"][:2]
         ck["opt"]["state"] = {i: st for i, st in ck["opt"]["state"].items() if i not in dropped}
     ck_aux = ck_aux and head is not None
+    if ck_now and (head is not None) != ck_aux:
+        raise SystemExit("a --melody-now run keeps its melody head as it is (on or off) when resumed")
+    now_group = {"params": [model.melody_now], "weight_decay": 0.0, "lr_mult": 3.0} if args.melody_now else None
+    if ck_now:  # the group order of a --melody-now run: model, (melody head), melody_now
+        opt.add_param_group(now_group)
 
     # ema_start: the step from which the EMA averages (before it, it copies the raw weights).
     state = {"step": 0, "tokens": 0, "elapsed_s": 0.0, "epoch": 0, "pos": 0,
              "ema_start": -1 if init_sd is not None else args.warmup}
     if ck is not None:
-        if not convert:
+        if now_convert:  # the checkpoint's weights into the wrapped GPT-2s
+            model.gpt2.load_state_dict(ck["model"])
+            ema.gpt2.load_state_dict(ck["ema"])
+            opt.load_state_dict(ck["opt"])
+            source += ", converted to --melody-now"
+        elif not convert:
             model.load_state_dict(ck["model"])
             ema.load_state_dict(ck["ema"])
             opt.load_state_dict(ck["opt"])
@@ -274,10 +302,12 @@ def main() -> int:
                 print(f"note: --{k} was {old[k]} in the checkpoint's run, now {getattr(args, k)}", flush=True)
     if head is not None and not ck_aux:  # a new melody head: its group after the loaded ones
         opt.add_param_group({"params": list(head.parameters()), "weight_decay": 0.0})
+    if now_group is not None and not ck_now:
+        opt.add_param_group(now_group)
     if main_proc:
         print(f"{source}: step {state['step']}, {state['tokens']:,} tokens, "
               f"{state['elapsed_s'] / 3600:.2f} h", flush=True)
-    init_from_start = init_sd is not None or convert  # evaluate the starting weights first
+    init_from_start = init_sd is not None or convert or now_convert  # evaluate the starting weights first
     del ck, init_sd
     n_params = sum(p.numel() for p in model.parameters())
     if main_proc:
@@ -359,7 +389,7 @@ def main() -> int:
            and time.time() - started < args.max_hours * 3600):
         lr = lr_at(state["step"], args, (time.time() - started) / 60, state.get("warmup_from", 0))
         for g in opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = lr * g.get("lr_mult", 1.0)
         sums = [0.0, 0.0, 0.0]
         counts = [0, 0, 0]
         for a in range(accum):

@@ -9,6 +9,7 @@
 pub mod default_model;
 pub mod fake;
 pub mod generate;
+pub mod melody_now;
 pub mod model;
 pub mod onnx;
 pub mod policy;

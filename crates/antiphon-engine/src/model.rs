@@ -180,7 +180,7 @@ impl ModelSpec {
                 spec.dtype
             )));
         }
-        let expected_inputs = Self::expected_inputs(spec.num_layers);
+        let expected_inputs = Self::expected_inputs(spec.num_layers, spec.has_melody_now());
         if spec.inputs != expected_inputs {
             return Err(bad(format!(
                 "inputs must be {expected_inputs:?}, found {:?}",
@@ -197,13 +197,24 @@ impl ModelSpec {
         Ok(spec)
     }
 
-    /// Input names of a decoder with `num_layers` blocks (DESIGN §5).
-    pub fn expected_inputs(num_layers: usize) -> Vec<String> {
+    /// Whether the model reads the melody sounding now ([`crate::melody_now`]) beside its ids.
+    pub fn has_melody_now(&self) -> bool {
+        self.inputs
+            .iter()
+            .any(|n| n == crate::melody_now::INPUT_NAME)
+    }
+
+    /// Input names of a decoder with `num_layers` blocks (DESIGN §5), with or without the
+    /// melody sounding now.
+    pub fn expected_inputs(num_layers: usize, melody_now: bool) -> Vec<String> {
         let mut names = vec![
             "input_ids".to_string(),
             "attention_mask".to_string(),
             "position_ids".to_string(),
         ];
+        if melody_now {
+            names.push(crate::melody_now::INPUT_NAME.to_string());
+        }
         for i in 0..num_layers {
             names.push(format!("past_key_values.{i}.key"));
             names.push(format!("past_key_values.{i}.value"));
@@ -278,7 +289,7 @@ mod tests {
             "vocab_size": vocab.vocab_size(), "context_length": 1024,
             "num_layers": layers, "num_heads": 2, "head_size": 8, "hidden_size": 16,
             "dtype": "float32",
-            "inputs": ModelSpec::expected_inputs(layers),
+            "inputs": ModelSpec::expected_inputs(layers, false),
             "outputs": ModelSpec::expected_outputs(layers),
         })
         .to_string()

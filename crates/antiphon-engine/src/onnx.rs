@@ -13,6 +13,7 @@
 //! load counts the nodes ONNX Runtime really placed on each provider, since it may leave nodes
 //! without a CUDA kernel on the CPU without a word.
 
+use super::melody_now::{self, MelodyNow};
 use super::model::{LanguageModel, ModelError, ModelSource, ModelSpec};
 use super::runtime::runtime;
 use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
@@ -265,6 +266,8 @@ pub struct OnnxModel {
     logits: Vec<f32>,
     runs_on: RunsOn,
     cpu_memory: MemoryInfo<'static>,
+    /// For a model with the `melody_now` input: its computer and its last chunk's features.
+    melody_now: Option<(MelodyNow, Vec<f32>)>,
 }
 
 impl OnnxModel {
@@ -319,7 +322,11 @@ impl OnnxModel {
             cached: Vec::with_capacity(context_length),
             runs_on,
             cpu_memory,
+            melody_now: None,
         };
+        if model.spec.has_melody_now() {
+            model.melody_now = Some((MelodyNow::default(), Vec::new()));
+        }
         if profile.is_some() || model.runs_on.provider == ExecutionProvider::Cuda {
             model.count_placement();
         }
@@ -391,6 +398,13 @@ impl OnnxModel {
             "position_ids",
             &Tensor::from_array(([1usize, n], positions))?,
         )?;
+        if let Some((computer, features)) = &mut self.melody_now {
+            computer.features(&self.spec.vocab, &self.cached, tokens, features);
+            self.binding.bind_input(
+                melody_now::INPUT_NAME,
+                &Tensor::from_array(([1usize, n, melody_now::FEATURES], features.clone()))?,
+            )?;
+        }
         self.binding
             .bind_output_to_device("logits", &self.cpu_memory)?;
         let outputs = self.session.run_binding(&self.binding)?;
@@ -644,7 +658,11 @@ fn check_graph(session: &Session, spec: &ModelSpec) -> Result<(), ModelError> {
             }
         }
         let element = outlet.dtype().tensor_type();
-        let want = if name.contains("key") || name.contains("value") || name == "logits" {
+        let want = if name.contains("key")
+            || name.contains("value")
+            || name == "logits"
+            || name == melody_now::INPUT_NAME
+        {
             ort::value::TensorElementType::Float32
         } else {
             ort::value::TensorElementType::Int64

@@ -1,0 +1,141 @@
+"""The melody sounding now, as an input (train.py --melody-now).
+
+Why: v2 takes the key from the anticipated melody but not its timing. Delaying the melody an
+eighth note costs its accompaniment notes 0.007 nats (probe_melody.py), and its answers are no
+more consonant with the melody as it sounds than with the melody a few ticks off (a real
+accompaniment: 0.89 against 0.80). To know which melody note sounds at an event's time, the
+model must find, among the control triples it read up to two bars earlier, those with
+onset <= t < end: an attention pattern that 450 M tokens on two cores did not teach it, nor a
+training target asking for it (melody_aux.py).
+
+So the model is told. At the time and duration tokens of every event triple (where it is about
+to choose the duration and then the note) it gets the pitch classes of the control notes that
+sound at the event's time, twelve 0/1 inputs, projected by one learned 12 x n_embd matrix and
+added to the token's embedding. Everything else gets zeros. The features are a function of the
+token ids alone, read causally (a control counts once its whole triple has been read), so the
+engine computes the same twelve numbers from the tokens it feeds (antiphon-engine's
+`melody_now.rs`, which must match `features` here bit for bit), and the ONNX model takes them as
+one more input, `melody_now` [batch, seq, 12]. Drum controls have no pitch class and are left out.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+FEATURES = 12
+WEIGHT_FILE = "melody_now.npy"
+SPEC_FILE = "melody_now.json"
+VOCAB_KEYS = ("time_offset", "duration_offset", "note_offset", "rest", "control_offset", "separator",
+              "max_time", "max_pitch", "drum_instrument", "anticipate")
+
+
+def features(ids: np.ndarray, vocab: dict) -> np.ndarray:
+    """ids: (lines, tokens), token 0 the task flag, then triples. Returns (lines, tokens, 12)
+    float32: at an event triple's time and duration tokens, 1 for each pitch class of a control
+    note read before that triple with onset <= time < onset + duration; zeros elsewhere."""
+    to, do, no = vocab["time_offset"], vocab["duration_offset"], vocab["note_offset"]
+    co, mt, mp = vocab["control_offset"], vocab["max_time"], vocab["max_pitch"]
+    drums = vocab["drum_instrument"]
+    out = np.zeros(ids.shape + (FEATURES,), dtype=np.float32)
+    for b in range(ids.shape[0]):
+        row = ids[b]
+        active: list[tuple[int, int, int]] = []  # (onset, end, pitch class) of controls read
+        for p in range(1, ids.shape[1], 3):
+            t = int(row[p])
+            if co + to <= t < co + to + mt:
+                if p + 2 < ids.shape[1]:
+                    instrument, pitch = divmod(int(row[p + 2]) - co - no, mp)
+                    if 0 <= instrument and instrument != drums:
+                        onset = t - co - to
+                        active.append((onset, onset + int(row[p + 1]) - co - do, pitch % 12))
+            elif to <= t < to + mt:
+                now = t - to
+                active = [a for a in active if a[1] > now or a[0] > now]  # ended ones never return
+                for onset, end, pc in active:
+                    if onset <= now < end:
+                        out[b, p, pc] = 1.0
+                out[b, p + 1:p + 2] = out[b, p]
+    return out
+
+
+class MelodyNowLM(nn.Module):
+    """A GPT2LMHeadModel whose event time and duration tokens also get the melody sounding now."""
+
+    def __init__(self, gpt2, vocab: dict):
+        super().__init__()
+        self.gpt2 = gpt2
+        self.config = gpt2.config
+        self.vocab = {k: vocab[k] for k in VOCAB_KEYS}
+        # Zero at the start: a converted model begins exactly where its checkpoint was.
+        self.melody_now = nn.Parameter(torch.zeros(FEATURES, gpt2.config.n_embd))
+
+    def forward(self, input_ids, **kwargs):
+        """GPT2LMHeadModel's forward (its keyword arguments, its output) on the same ids."""
+        feats = torch.from_numpy(features(input_ids.cpu().numpy(), self.vocab)).to(input_ids.device)
+        embeds = self.gpt2.transformer.wte(input_ids) + feats @ self.melody_now
+        return self.gpt2(inputs_embeds=embeds, **kwargs)
+
+    def save_pretrained(self, folder) -> None:
+        folder = Path(folder)
+        self.gpt2.save_pretrained(folder)
+        np.save(folder / WEIGHT_FILE, self.melody_now.detach().cpu().float().numpy())
+        json.dump({"features": FEATURES, "weight": WEIGHT_FILE, "vocab": self.vocab},
+                  open(folder / SPEC_FILE, "w"), indent=1)
+
+
+def load_lm(path, **kwargs):
+    """A saved folder: a MelodyNowLM when it has melody_now.json, else the plain GPT2LMHeadModel.
+    kwargs go to from_pretrained."""
+    from transformers import GPT2LMHeadModel
+    path = Path(path)
+    gpt2 = GPT2LMHeadModel.from_pretrained(path, **kwargs)
+    if not (path / SPEC_FILE).exists():
+        return gpt2
+    spec = json.load(open(path / SPEC_FILE))
+    model = MelodyNowLM(gpt2, spec["vocab"])
+    with torch.no_grad():
+        model.melody_now.copy_(torch.from_numpy(np.load(path / spec["weight"])))
+    return model
+
+
+def weight_of(path) -> np.ndarray | None:
+    """The 12 x n_embd projection of a saved folder, or None for a plain model."""
+    path = Path(path)
+    if not (path / SPEC_FILE).exists():
+        return None
+    return np.load(path / json.load(open(path / SPEC_FILE))["weight"]).astype(np.float32)
+
+
+def write_fixture(out: Path, lines_path: Path, vocab_path: Path) -> None:
+    """The engine's conformance fixture: features of two real accompaniment-task lines, one
+    well-formed random line and one line of random ids, as (position, bitmask) pairs."""
+    from ort_check import melody_line
+    from train import load_lines
+    vocab = json.load(open(vocab_path))
+    real, _ = load_lines(lines_path)
+    rng = np.random.default_rng(7)
+    picks = [i for i in range(real.shape[0]) if real[i, 0] == vocab["anticipate"]][:40:20]
+    lines = [(f"{lines_path.name} line {i}", real[i].astype(np.int64)) for i in picks]
+    lines.append(("well-formed random triples", melody_line(rng, vocab, 600)))
+    lines.append(("random ids", rng.integers(0, vocab["vocab_size"], 600)))
+    doc = {"made_by": "models/train/melody_now.py --fixture", "vocab": vocab["kind"], "lines": []}
+    for what, ids in lines:
+        f = features(ids[None], vocab)[0]
+        bits = (f * (1 << np.arange(FEATURES))).sum(1).astype(int)
+        doc["lines"].append({"what": what, "tokens": ids.tolist(),
+                             "features": [[int(p), int(b)] for p, b in enumerate(bits) if b]})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    json.dump(doc, open(out, "w"), separators=(",", ":"))
+
+
+if __name__ == "__main__":
+    import argparse
+    ap = argparse.ArgumentParser(description="Write the engine's conformance fixture of these features.")
+    ap.add_argument("--fixture", type=Path, required=True)
+    ap.add_argument("--lines", type=Path, default=Path("work/tok/valid-acc.bin"))
+    ap.add_argument("--vocab", type=Path, default=Path("vocab_beats.json"))
+    a = ap.parse_args()
+    write_fixture(a.fixture, a.lines, a.vocab)

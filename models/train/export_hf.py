@@ -127,7 +127,9 @@ def export(model, vocab: dict, out_dir: str, name: str, args) -> str:
     weights = {k: v.detach().float().numpy() for k, v in gpt2.state_dict().items()}
     proto = gpt2_onnx.build_model(cfg, weights, attention=args.attention, last_logits_only=args.last_logits_only,
                                   int8_block=args.int8_block, fp16=_device(args) == "cuda",
-                                  melody_now=None if melody_now is None else melody_now.detach().float().numpy())
+                                  melody_now=None if melody_now is None else melody_now.detach().float().numpy(),
+                                  melody_logits=None if melody_now is None else
+                                  model.melody_logits.detach().float().numpy())
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "model.onnx")
     bytes_per_weight = 2 if _device(args) == "cuda" else 4

@@ -12,7 +12,8 @@ Rust engine expects:
            attention_mask          int64   [batch, past_seq + seq]
            position_ids            int64   [batch, seq]
            melody_now              float32 [batch, seq, 12]   (only models trained with it:
-                                           melody_now.py; projected and added to the embedding)
+                                           melody_now.py; projected and added to the embedding
+                                           and to the logits)
            past_key_values.{i}.key   float32 [batch, n_head, past_seq, head_dim]
            past_key_values.{i}.value float32 [batch, n_head, past_seq, head_dim]
   outputs  logits                  float32 [batch, seq, vocab]   ([batch, 1, vocab]
@@ -167,11 +168,12 @@ class _Graph:
 
 def build_model(cfg: Gpt2Config, w: dict[str, np.ndarray], attention: str = "gqa",
                 last_logits_only: bool = False, int8_block: int = 0, fp16: bool = False,
-                melody_now: np.ndarray | None = None) -> onnx.ModelProto:
+                melody_now: np.ndarray | None = None, melody_logits: np.ndarray | None = None) -> onnx.ModelProto:
     """w holds the Hugging Face GPT2LMHeadModel state dict as float32 numpy arrays.
 
     melody_now: the [12, n_embd] projection of a melody_now.py model; the graph then has the
-    `melody_now` input, whose rows are projected and added to the token and position embeddings.
+    `melody_now` input, whose rows are projected and added to the token and position embeddings;
+    melody_logits (its [12, vocab] matrix, with melody_now only) adds their projection to the logits.
 
     int8_block > 0 stores every projection and the LM head as int8 blocks of that many weights
     (com.microsoft.MatMulNBits): 4x less weight traffic per token, but logits are no longer
@@ -203,6 +205,13 @@ def build_model(cfg: Gpt2Config, w: dict[str, np.ndarray], attention: str = "gqa
         feats = g.op("Reshape", [feats, g.const("c_flat_12", np.array([-1, melody_now.shape[0]], np.int64))],
                      name="melody_now_2d")
         x = g.op("Add", [x, g.linear(feats, f32(melody_now), None, "melody_now_proj")], name="emb_melody")
+        if melody_logits is not None:
+            if last_logits_only:
+                raise ValueError("melody_logits needs the logits of every position (no last_logits_only)")
+            shape_bsv = g.op("Concat", [ids_shape, g.const("c_V", np.array([cfg.vocab_size], np.int64))], axis=0,
+                             name="shape_bsv")
+            logit_bias = g.op("Reshape", [g.linear(feats, f32(melody_logits), None, "melody_logits_proj"),
+                                          shape_bsv], name="melody_logits_3d")
 
     # Per-kernel auxiliary inputs, built once and shared by all layers.
     if attention == "gqa":
@@ -280,19 +289,26 @@ def build_model(cfg: Gpt2Config, w: dict[str, np.ndarray], attention: str = "gqa
     if last_logits_only:
         starts, ends = g.const("c_m1", np.array([-1], np.int64)), g.const("c_big", np.array([2**62], np.int64))
         x = g.op("Slice", [x, starts, ends, g.const("c_ax1s", np.array([1], np.int64))], name="final_last")
+    biased = melody_now is not None and melody_logits is not None
+    out_name = "logits_lm" if biased else "logits"  # with the melody's bias added, "logits" is the sum
     tied = "lm_head.weight" not in w or np.array_equal(w["lm_head.weight"], w["transformer.wte.weight"])
     if int8_block:
         table = w["transformer.wte.weight"] if tied else w["lm_head.weight"]
-        g.linear(x, f32(table).T, None, "logits", int8_block)
+        g.linear(x, f32(table).T, None, out_name, int8_block)
     else:  # LM head = wte transposed, read from the embedding table itself (no second copy in the file)
         head = wte if tied else g.const("lm_head", f32(w["lm_head.weight"]))
         if attention == "plain":  # standard ops; ONNX Runtime folds the Transpose when it loads the model
-            g.op("MatMul", [x, g.op("Transpose", [head], perm=[1, 0], name="head_t")], name="logits")
+            g.op("MatMul", [x, g.op("Transpose", [head], perm=[1, 0], name="head_t")], name=out_name)
         elif fp16:  # logits leave the graph as float32
-            g.op("Cast", [g.op("FusedMatMul", [x, head], domain=MS_DOMAIN, transB=1, name="logits16")],
-                 to=TensorProto.FLOAT, name="logits")
+            lm16 = g.op("FusedMatMul", [x, head], domain=MS_DOMAIN, transB=1, name="logits16")
+            if biased:
+                lm16 = g.op("Add", [lm16, logit_bias], name="logits16_melody")
+            g.op("Cast", [lm16], to=TensorProto.FLOAT, name="logits")
+            biased = False
         else:
-            g.op("FusedMatMul", [x, head], domain=MS_DOMAIN, transB=1, name="logits")
+            g.op("FusedMatMul", [x, head], domain=MS_DOMAIN, transB=1, name=out_name)
+    if biased:
+        g.op("Add", [out_name, logit_bias], name="logits")
 
     return _finish(g, cfg, last_logits_only, melody_now is not None)
 

@@ -14,8 +14,8 @@ documents every field. The script then checks that ONNX Runtime reproduces
 expected.json within 1e-4 and that ignoring scale_attn_by_inverse_layer_idx
 would not. Everything is seeded: the same command gives the same files.
 
---melody-now: the model also reads melody_now.py's twelve features (a random 12 x n_embd matrix,
-std 0.5, so they move the logits by several units) and the token sequence is a melody of control
+--melody-now: the model also reads melody_now.py's twelve features (random 12 x n_embd and
+12 x vocab matrices, std 0.5, so they move the logits by several units) and the token sequence is a melody of control
 triples with accompaniment events under it (ort_check.melody_line), so the features are on.
 """
 
@@ -155,9 +155,10 @@ def check(exp: dict, rows: list[np.ndarray], probe_ids: list[int]) -> float:
 def with_melody_now(model, vocab: dict, seed: int):
     from melody_now import MelodyNowLM
     wrapped = MelodyNowLM(model, vocab).eval()
+    gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        wrapped.melody_now.copy_(torch.randn(wrapped.melody_now.shape, generator=torch.Generator().manual_seed(seed))
-                                 * 0.5)
+        wrapped.melody_now.copy_(torch.randn(wrapped.melody_now.shape, generator=gen) * 0.5)
+        wrapped.melody_logits.copy_(torch.randn(wrapped.melody_logits.shape, generator=gen) * 0.5)
     return wrapped
 
 
@@ -200,6 +201,7 @@ def make(name: str, vocab_path: str, seed: int, out_root: str, melody_now: bool 
         deaf = copy.deepcopy(model)
         with torch.no_grad():
             deaf.melody_now.zero_()
+            deaf.melody_logits.zero_()
         exp["self_check_melody_now_ignored"] = check(exp, [
             ort_check.torch_logits(deaf, np.array(ids[:N_PREFIX + N_DECODE]))[t]
             for t in (0, N_PREFIX // 2, N_PREFIX - 1, *range(N_PREFIX, N_PREFIX + N_DECODE))]

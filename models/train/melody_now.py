@@ -11,7 +11,10 @@ training target asking for it (melody_aux.py).
 So the model is told. At the time and duration tokens of every event triple (where it is about
 to choose the duration and then the note) it gets the pitch classes of the control notes that
 sound at the event's time, twelve 0/1 inputs, projected by one learned 12 x n_embd matrix and
-added to the token's embedding. Everything else gets zeros. The features are a function of the
+added to the token's embedding, and by one learned 12 x vocab matrix added to the logits (a
+bias on each next token for each melody pitch class sounding: which notes go with it, learned
+from the data in a few hundred steps, where the path through the transformer learns slowly).
+Everything else gets zeros. The features are a function of the
 token ids alone, read causally (a control counts once its whole triple has been read), so the
 engine computes the same twelve numbers from the tokens it feeds (antiphon-engine's
 `melody_now.rs`, which must match `features` here bit for bit), and the ONNX model takes them as
@@ -27,6 +30,7 @@ import torch.nn as nn
 
 FEATURES = 12
 WEIGHT_FILE = "melody_now.npy"
+LOGITS_FILE = "melody_now_logits.npy"
 SPEC_FILE = "melody_now.json"
 VOCAB_KEYS = ("time_offset", "duration_offset", "note_offset", "rest", "control_offset", "separator",
               "max_time", "max_pitch", "drum_instrument", "anticipate")
@@ -68,21 +72,25 @@ class MelodyNowLM(nn.Module):
         super().__init__()
         self.gpt2 = gpt2
         self.config = gpt2.config
-        self.vocab = {k: vocab[k] for k in VOCAB_KEYS}
+        self.vocab = {k: vocab[k] for k in VOCAB_KEYS if k in vocab}
         # Zero at the start: a converted model begins exactly where its checkpoint was.
         self.melody_now = nn.Parameter(torch.zeros(FEATURES, gpt2.config.n_embd))
+        self.melody_logits = nn.Parameter(torch.zeros(FEATURES, gpt2.config.vocab_size))
 
     def forward(self, input_ids, **kwargs):
         """GPT2LMHeadModel's forward (its keyword arguments, its output) on the same ids."""
         feats = torch.from_numpy(features(input_ids.cpu().numpy(), self.vocab)).to(input_ids.device)
         embeds = self.gpt2.transformer.wte(input_ids) + feats @ self.melody_now
-        return self.gpt2(inputs_embeds=embeds, **kwargs)
+        out = self.gpt2(inputs_embeds=embeds, **kwargs)
+        out.logits = out.logits + feats @ self.melody_logits
+        return out
 
     def save_pretrained(self, folder) -> None:
         folder = Path(folder)
         self.gpt2.save_pretrained(folder)
         np.save(folder / WEIGHT_FILE, self.melody_now.detach().cpu().float().numpy())
-        json.dump({"features": FEATURES, "weight": WEIGHT_FILE, "vocab": self.vocab},
+        np.save(folder / LOGITS_FILE, self.melody_logits.detach().cpu().float().numpy())
+        json.dump({"features": FEATURES, "weight": WEIGHT_FILE, "logits": LOGITS_FILE, "vocab": self.vocab},
                   open(folder / SPEC_FILE, "w"), indent=1)
 
 
@@ -98,15 +106,9 @@ def load_lm(path, **kwargs):
     model = MelodyNowLM(gpt2, spec["vocab"])
     with torch.no_grad():
         model.melody_now.copy_(torch.from_numpy(np.load(path / spec["weight"])))
+        if "logits" in spec:  # folders of the first --melody-now run have none: zero
+            model.melody_logits.copy_(torch.from_numpy(np.load(path / spec["logits"])))
     return model
-
-
-def weight_of(path) -> np.ndarray | None:
-    """The 12 x n_embd projection of a saved folder, or None for a plain model."""
-    path = Path(path)
-    if not (path / SPEC_FILE).exists():
-        return None
-    return np.load(path / json.load(open(path / SPEC_FILE))["weight"]).astype(np.float32)
 
 
 def write_fixture(out: Path, lines_path: Path, vocab_path: Path) -> None:

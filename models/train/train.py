@@ -29,8 +29,9 @@ else random weights. The architecture then comes from the checkpoint or the fold
 mirror; given with a plain checkpoint it converts the run, and a converted run stays so.
 
 --melody-now (melody_now.py): event time and duration tokens also get the pitch classes of the
-melody sounding at the event's time, through one learned 12 x n_embd matrix (zero at first, so a
-converted checkpoint starts where it was; its optimizer group learns at 3x the rate). Given with
+melody sounding at the event's time, through a learned 12 x n_embd matrix into the embedding and a
+12 x vocab matrix onto the logits (both zero at first, so a converted checkpoint starts where it
+was; their optimizer groups learn at 3x the rate). Given with
 a plain checkpoint it converts the run; a converted run stays so.
 """
 
@@ -247,7 +248,7 @@ def main() -> int:
         p.requires_grad_(False)
     decay, no_decay = [], []
     for n, p in model.named_parameters():
-        if n == "melody_now":  # its own group, after the others (see below)
+        if n in ("melody_now", "melody_logits"):  # their own groups, after the others (see below)
             continue
         (decay if p.dim() >= 2 and "wpe" not in n and "kind_delta" not in n else no_decay).append(p)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
@@ -272,9 +273,12 @@ def main() -> int:
     ck_aux = ck_aux and head is not None
     if ck_now and (head is not None) != ck_aux:
         raise SystemExit("a --melody-now run keeps its melody head as it is (on or off) when resumed")
-    now_group = {"params": [model.melody_now], "weight_decay": 0.0, "lr_mult": 3.0} if args.melody_now else None
-    if ck_now:  # the group order of a --melody-now run: model, (melody head), melody_now
-        opt.add_param_group(now_group)
+    # The group order of a --melody-now run: model (2), (melody head), melody_now, melody_logits.
+    now_groups = [{"params": [model.melody_now], "weight_decay": 0.0, "lr_mult": 3.0},
+                  {"params": [model.melody_logits], "weight_decay": 0.0, "lr_mult": 3.0}] if args.melody_now else []
+    ck_now_logits = ck_now and "melody_logits" in ck["model"]  # the first --melody-now run had none
+    for g in now_groups[:ck_now + ck_now_logits]:
+        opt.add_param_group(g)
 
     # ema_start: the step from which the EMA averages (before it, it copies the raw weights).
     state = {"step": 0, "tokens": 0, "elapsed_s": 0.0, "epoch": 0, "pos": 0,
@@ -286,8 +290,9 @@ def main() -> int:
             opt.load_state_dict(ck["opt"])
             source += ", converted to --melody-now"
         elif not convert:
-            model.load_state_dict(ck["model"])
-            ema.load_state_dict(ck["ema"])
+            strict = not ck_now or ck_now_logits  # a new melody_logits starts at zero
+            model.load_state_dict(ck["model"], strict=strict)
+            ema.load_state_dict(ck["ema"], strict=strict)
             opt.load_state_dict(ck["opt"])
         state = ck["state"]
         state.setdefault("ema_start", args.warmup)
@@ -302,8 +307,8 @@ def main() -> int:
                 print(f"note: --{k} was {old[k]} in the checkpoint's run, now {getattr(args, k)}", flush=True)
     if head is not None and not ck_aux:  # a new melody head: its group after the loaded ones
         opt.add_param_group({"params": list(head.parameters()), "weight_decay": 0.0})
-    if now_group is not None and not ck_now:
-        opt.add_param_group(now_group)
+    for g in now_groups[ck_now + ck_now_logits:]:
+        opt.add_param_group(g)
     if main_proc:
         print(f"{source}: step {state['step']}, {state['tokens']:,} tokens, "
               f"{state['elapsed_s'] / 3600:.2f} h", flush=True)

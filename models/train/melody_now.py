@@ -94,6 +94,51 @@ class MelodyNowLM(nn.Module):
                   open(folder / SPEC_FILE, "w"), indent=1)
 
 
+def interval_prior(lines: np.ndarray, vocab: dict, count: int = 3000, seed: int = 0) -> np.ndarray:
+    """How much likelier each interval between an accompaniment note and a melody pitch class is
+    when that melody note sounds at the note's onset than when it sounds at another event of the
+    same line: g[i] = log P(i | now) - log P(i | elsewhere), i = (note - melody) mod 12, over the
+    event notes (not drums) of `count` random anticipated lines. A key-aware model that does not
+    hear the melody in time predicts roughly "elsewhere", so g is what `melody_logits` should
+    add; `train.py --melody-prior` starts it there. On the v2 lines: unison/octave +0.52, minor
+    second -1.36, major seventh -1.49, thirds and sixths +0.2 to +0.36."""
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(lines.shape[0], min(count, lines.shape[0]), replace=False))
+    no, mp, drums = vocab["note_offset"], vocab["max_pitch"], vocab["drum_instrument"]
+    now, elsewhere = np.ones(12), np.ones(12)  # add-one smoothing
+    for s in range(0, len(pick), 100):
+        block = lines[pick[s:s + 100]].astype(np.int64)
+        feats = features(block, vocab)
+        for r in range(block.shape[0]):
+            if block[r, 0] != vocab["anticipate"]:
+                continue
+            at = np.arange(2, block.shape[1] - 1, 3)  # duration tokens: the next token is the note
+            notes = block[r, at + 1]
+            ok = ((notes >= no) & (notes < vocab["rest"]) & ((notes - no) // mp != drums)
+                  & (feats[r, at].sum(-1) > 0))
+            if ok.sum() < 2:
+                continue
+            pcs, here = (notes[ok] - no) % mp % 12, feats[r, at[ok]]
+            there = here[rng.permutation(len(pcs))]
+            for k, pc in enumerate(pcs):
+                now[(pc - np.nonzero(here[k])[0]) % 12] += 1
+                elsewhere[(pc - np.nonzero(there[k])[0]) % 12] += 1
+    return np.log(now / now.sum()) - np.log(elsewhere / elsewhere.sum())
+
+
+def prior_logits(g: np.ndarray, vocab: dict, vocab_size: int) -> np.ndarray:
+    """The 12 x vocab matrix that adds g[(pc(note) - c) mod 12] to every pitched note token for
+    each melody pitch class c sounding; zero for drums and every other token."""
+    no, mp = vocab["note_offset"], vocab["max_pitch"]
+    out = np.zeros((FEATURES, vocab_size), np.float32)
+    notes = np.arange(no, vocab["rest"])
+    pitched = notes[(notes - no) // mp != vocab["drum_instrument"]]
+    pcs = (pitched - no) % mp % 12
+    for c in range(FEATURES):
+        out[c, pitched] = g[(pcs - c) % 12]
+    return out
+
+
 def load_lm(path, **kwargs):
     """A saved folder: a MelodyNowLM when it has melody_now.json, else the plain GPT2LMHeadModel.
     kwargs go to from_pretrained."""

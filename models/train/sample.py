@@ -522,11 +522,13 @@ def main() -> int:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     vocab = json.load(open(args.vocab))
-    from transformers import GPT2LMHeadModel
-    if (args.model / "melody_now.json").exists():
-        sys.exit("sample.py: this model has melody_now.py's input, which this sampler does not feed; "
-                 "use eval_steering.py (the Rust engine)")
-    model = GPT2LMHeadModel.from_pretrained(args.model).eval()
+    model = None
+    if args.engine == "python":
+        from transformers import GPT2LMHeadModel
+        if (args.model / "melody_now.json").exists():
+            sys.exit("sample.py: this model has melody_now.py's input, which the Python sampler does not feed; "
+                     "use --engine cli")
+        model = GPT2LMHeadModel.from_pretrained(args.model).eval()
     split = json.load(open(args.split))
     acc_files, cont_files = test_pieces(split, args.pieces, args.seed)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -171,6 +171,9 @@ def main() -> int:
     ap.add_argument("--share-controls", action="store_true",
                     help="control ids share their events' embeddings (shared_controls.py); a checkpoint "
                          "without it is converted (new optimizer, a new warm-up); kept on resume")
+    ap.add_argument("--melody-prior", type=int, default=0, metavar="LINES",
+                    help="with --melody-now: set melody_logits (model and EMA) to melody_now.interval_prior "
+                         "estimated on this many training lines, now (once: the run goes on from there)")
     ap.add_argument("--melody-now", action="store_true",
                     help="the melody sounding now as an input (melody_now.py); a checkpoint without it is "
                          "converted (the new matrix starts at zero); kept on resume")
@@ -382,6 +385,17 @@ def main() -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
 
+    if args.melody_prior:
+        from melody_now import interval_prior, prior_logits
+        g = interval_prior(train, train_index["vocab"], args.melody_prior, args.seed)
+        table = torch.from_numpy(prior_logits(g, train_index["vocab"], vocab_size)).to(device)
+        with torch.no_grad():
+            model.melody_logits.copy_(table)
+            ema.melody_logits.copy_(table)
+        if main_proc:
+            print("melody_logits set to the interval prior (unison .. major seventh): "
+                  + " ".join(f"{x:+.2f}" for x in g), flush=True)
+        init_from_start = True
     if init_from_start:  # the starting weights' validation loss: step 0 of the curve
         run_eval()
     started = time.time()

@@ -52,6 +52,9 @@ def onnx_nll(folder: Path, lines: np.ndarray) -> np.ndarray:
     opts.intra_op_num_threads = 1
     sess = ort.InferenceSession(str(folder / "model.onnx"), opts, providers=["CPUExecutionProvider"])
     L, H, D = card["num_layers"], card["num_heads"], card["head_size"]
+    melody_now = "melody_now" in card["inputs"]  # melody_now.py's features, from the ids
+    if melody_now:
+        from melody_now import features
     n = lines.shape[1]
     feeds = {"attention_mask": np.ones((1, n), np.int64), "position_ids": np.arange(n, dtype=np.int64)[None]}
     for i in range(L):
@@ -60,7 +63,8 @@ def onnx_nll(folder: Path, lines: np.ndarray) -> np.ndarray:
     out = np.zeros((lines.shape[0], n - 1), dtype=np.float32)
     for i in range(lines.shape[0]):
         ids = lines[i:i + 1].astype(np.int64)
-        logits = torch.from_numpy(sess.run(["logits"], {**feeds, "input_ids": ids})[0][0])
+        extra = {"melody_now": features(ids, card["vocab"])} if melody_now else {}
+        logits = torch.from_numpy(sess.run(["logits"], {**feeds, **extra, "input_ids": ids})[0][0])
         out[i] = torch.nn.functional.cross_entropy(logits[:-1], torch.from_numpy(ids[0, 1:]),
                                                    reduction="none").numpy()
     return out

@@ -145,9 +145,10 @@ def timed(fn, n, rounds):
 def bind(sess, feeds, shared_bufs=None, vocab=None, out_len=None):
     """IOBinding with every output pre-allocated (shared_bufs: past and present share one buffer)."""
     io = sess.io_binding()
-    L = (len(feeds) - 3) // 2
-    for name in ("input_ids", "attention_mask", "position_ids"):
-        io.bind_cpu_input(name, feeds[name])
+    L = sum(1 for k in feeds if k.startswith("past_key_values.")) // 2
+    for name in ("input_ids", "attention_mask", "position_ids", "melody_now"):
+        if name in feeds:  # melody_now: only models that read it (melody_now.py)
+            io.bind_cpu_input(name, feeds[name])
     io.bind_ortvalue_output("logits", ort.OrtValue.ortvalue_from_numpy(
         np.zeros((1, out_len, vocab), np.float32)))
     keep = []

@@ -9,19 +9,19 @@
 #   cmp-*     three new runs of equal wall time for the recipe comparison: the v2 recipe
 #             (192 x 4, half accompaniment lines), 80 % accompaniment lines, and 128 x 8
 #             (depth for width);
-# PLAN=synthetic (session 5; the default)
+# PLAN=synthetic (session 5)
 #   main      as above, on the v2 lines;
 #   syn       the same start and schedule on the v2 lines plus the 2000 synthetic pieces of
 #             make_synthetic.py --seed 1 (13 % of the lines);
 #   syn2      the same plus 2000 more (--seed 2; 23 % of the lines);
 #   every run is scored on the test lines too and packed, so the one that wins goes on.
-# PLAN=continue (session 5, the last minutes of the lease)
-#   main      as above, alone.
-# PLAN=melody (prepared in session 6: does the model learn to hear the melody in time?)
-#   main      as above, without the melody head (--aux-melody 0);
-#   aux       the same with melody_aux.py's target (--aux-melody 0.3);
-#   shared    the same plus --share-controls (shared_controls.py);
-#   every run is scored on the test lines and by probe_melody.py, and packed.
+# PLAN=continue (the default since session 7)
+#   main      as above, alone. Since session 7 the committed run reads the melody sounding now
+#             (--melody-now, melody_now.py), and resuming keeps it; the weights that come back
+#             include its two matrices (R-melody_now.tar).
+# PLAN=melody (session 7: the committed --melody-now run, scored by probe_melody.py too)
+#   main      as above. (Session 6's arms, the melody target and --share-controls, started from
+#             a plain checkpoint; a --melody-now run keeps its melody head as it is.)
 #
 #   GPU_IN=DIR OUT=DIR models/train/gpu_session.sh
 #
@@ -37,7 +37,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
 IN=$(cd "${GPU_IN:?GPU_IN: the folder with antiphon and split.tar.xz}" && pwd)
 OUT=${OUT:?OUT: where results go}
-PLAN=${PLAN:-synthetic}
+PLAN=${PLAN:-continue}
 PY=${PY:-python3}
 MINUTES=${MINUTES:-6.5}
 COOLDOWN=$(awk "BEGIN { print $MINUTES * 0.4 }")
@@ -113,10 +113,8 @@ continue)
     run main --train "$T/train-acc50-v2.bin" "${resume[@]}"
     ;;
 melody)
-    packed=(main aux shared)
-    run main --train "$T/train-acc50-v2.bin" --aux-melody 0 "${resume[@]}"
-    run aux --train "$T/train-acc50-v2.bin" --aux-melody 0.3 "${resume[@]}"
-    run shared --train "$T/train-acc50-v2.bin" --aux-melody 0.3 --share-controls "${resume[@]}"
+    packed=(main)
+    run main --train "$T/train-acc50-v2.bin" "${resume[@]}"
     ;;
 *) echo "PLAN: recipes, synthetic, continue or melody" >&2; exit 2 ;;
 esac
@@ -132,6 +130,9 @@ for r in "${packed[@]}"; do
     "$PY" pack_checkpoint.py "$W/$r/last.pt" --out "$W/$r-train-state.pt" --check
     split -b 15M -d "$W/$r-train-state.pt" "$OUT/$r-train-state.pt.part-"
     cp "$W/$r/hf-ema/model.safetensors" "$OUT/$r-hf-ema.safetensors"
+    if [ -f "$W/$r/hf-ema/melody_now.json" ]; then  # a --melody-now run's own matrices
+        tar -cf "$OUT/$r-melody_now.tar" -C "$W/$r/hf-ema" melody_now.json melody_now.npy melody_now_logits.npy
+    fi
     best_step=$("$PY" -c "import json; print(json.load(open('$W/$r/hf-ema-best/valid.json'))['step'])" 2>/dev/null || echo none)
     last_step=$("$PY" -c "import torch; print(torch.load('$W/$r/last.pt', weights_only=False)['state']['step'])")
     say "$r: last step $last_step, best EMA at step $best_step"

@@ -588,6 +588,9 @@ fn run_info(a: InfoArgs) -> Result<(), Failure> {
         s.context_length,
         params as f64 / 1e6
     );
+    if s.has_melody_now() {
+        println!("hears:          the melody sounding at each note it writes (input melody_now)");
+    }
     println!("trained on:     {}", s.training_data);
     println!("licence:        {}", s.licence);
     println!(

@@ -139,6 +139,14 @@ def ort_rows(session, model, ids: list[int]) -> list[np.ndarray]:
     return rows
 
 
+def torch_rows(model, ids: list[int], exp: dict) -> list[np.ndarray]:
+    """The rows expected.json describes (the order of ort_rows), from another PyTorch model: what an
+    engine that ran that model instead would give."""
+    pre = ort_check.torch_logits(model, np.array(ids[:N_PREFIX + N_DECODE]))
+    win = ort_check.torch_logits(model, np.array(exp["slide"]["window_ids"] + [ids[-1]]))
+    return [pre[t] for t in (0, N_PREFIX // 2, N_PREFIX - 1, *range(N_PREFIX, N_PREFIX + N_DECODE))] + list(win[-2:])
+
+
 def check(exp: dict, rows: list[np.ndarray], probe_ids: list[int]) -> float:
     """Max abs difference between expected.json's records and the given logits rows (same order as ort_rows)."""
     recs = exp["prefix"]["rows"] + exp["decode"]["rows"] + [exp["slide"]["prefill_last"], exp["slide"]["step"]]
@@ -191,10 +199,7 @@ def make(name: str, vocab_path: str, seed: int, out_root: str, melody_now: bool 
     no_scale = random_model(V, seed, inverse_idx=False)
     if melody_now:
         no_scale = with_melody_now(no_scale, vocab, seed)
-    no_scale_err = check(exp, [ort_check.torch_logits(no_scale, np.array(ids[:N_PREFIX + N_DECODE]))[t]
-                            for t in (0, N_PREFIX // 2, N_PREFIX - 1, *range(N_PREFIX, N_PREFIX + N_DECODE))]
-                      + list(ort_check.torch_logits(no_scale, np.array(exp["slide"]["window_ids"] + [ids[-1]]))[-2:]),
-                      probe_ids)
+    no_scale_err = check(exp, torch_rows(no_scale, ids, exp), probe_ids)
     verify = ort_check.verify(model, session, seed=seed, shared_buffer=True)
     if melody_now:  # an engine that did not feed the features would be off by this much
         import copy
@@ -202,10 +207,7 @@ def make(name: str, vocab_path: str, seed: int, out_root: str, melody_now: bool 
         with torch.no_grad():
             deaf.melody_now.zero_()
             deaf.melody_logits.zero_()
-        exp["self_check_melody_now_ignored"] = check(exp, [
-            ort_check.torch_logits(deaf, np.array(ids[:N_PREFIX + N_DECODE]))[t]
-            for t in (0, N_PREFIX // 2, N_PREFIX - 1, *range(N_PREFIX, N_PREFIX + N_DECODE))]
-            + list(ort_check.torch_logits(deaf, np.array(exp["slide"]["window_ids"] + [ids[-1]]))[-2:]), probe_ids)
+        exp["self_check_melody_now_ignored"] = check(exp, torch_rows(deaf, ids, exp), probe_ids)
         print(f"  if the melody_now features were ignored: {exp['self_check_melody_now_ignored']:.2f}")
         if exp["self_check_melody_now_ignored"] < 1e-2:
             raise SystemExit(f"make_fixtures: {name}'s features do not move its logits")

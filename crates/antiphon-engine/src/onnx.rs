@@ -266,8 +266,8 @@ pub struct OnnxModel {
     logits: Vec<f32>,
     runs_on: RunsOn,
     cpu_memory: MemoryInfo<'static>,
-    /// For a model with the `melody_now` input: its computer and its last chunk's features.
-    melody_now: Option<(MelodyNow, Vec<f32>)>,
+    /// What computes the `melody_now` input, for a model that has it.
+    melody_now: Option<MelodyNow>,
 }
 
 impl OnnxModel {
@@ -315,6 +315,7 @@ impl OnnxModel {
         )?;
         let mut model = Self {
             logits: vec![0.0; spec.vocab_size],
+            melody_now: spec.has_melody_now().then(MelodyNow::default),
             spec,
             session,
             binding,
@@ -322,11 +323,7 @@ impl OnnxModel {
             cached: Vec::with_capacity(context_length),
             runs_on,
             cpu_memory,
-            melody_now: None,
         };
-        if model.spec.has_melody_now() {
-            model.melody_now = Some((MelodyNow::default(), Vec::new()));
-        }
         if profile.is_some() || model.runs_on.provider == ExecutionProvider::Cuda {
             model.count_placement();
         }
@@ -398,11 +395,12 @@ impl OnnxModel {
             "position_ids",
             &Tensor::from_array(([1usize, n], positions))?,
         )?;
-        if let Some((computer, features)) = &mut self.melody_now {
-            computer.features(&self.spec.vocab, &self.cached, tokens, features);
+        if let Some(computer) = &mut self.melody_now {
+            let mut features = Vec::new();
+            computer.features(&self.spec.vocab, &self.cached, tokens, &mut features);
             self.binding.bind_input(
                 melody_now::INPUT_NAME,
-                &Tensor::from_array(([1usize, n, melody_now::FEATURES], features.clone()))?,
+                &Tensor::from_array(([1usize, n, melody_now::FEATURES], features))?,
             )?;
         }
         self.binding

@@ -191,6 +191,31 @@ fn melody_now_fixture_matches_pytorch_with_and_without_the_cache() {
     matches_pytorch("tiny-melody");
 }
 
+/// ... and the melody's key, 24 more columns (ignoring them would move its logits by about 12).
+#[test]
+fn melody_key_fixture_matches_pytorch_with_and_without_the_cache() {
+    matches_pytorch("tiny-key");
+}
+
+/// A `model.json` that says the model reads the key, beside a graph whose `melody_now` has
+/// twelve columns, is refused when it loads, not when it first runs.
+#[test]
+fn a_melody_width_that_disagrees_with_the_graph_is_named() {
+    let dir = broken_copy("tiny-melody", "melody-width", |d| {
+        let path = d.join("model.json");
+        let mut spec: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        spec["melody_key"] = true.into();
+        std::fs::write(&path, spec.to_string()).unwrap();
+    });
+    let err = OnnxModel::load(&ModelSource::Folder(dir.clone()), SessionOptions::default())
+        .err()
+        .expect("must fail");
+    let text = err.to_string();
+    assert!(text.contains("melody_now"), "{text}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn a_full_context_is_an_error_not_a_panic() {
     let mut model = OnnxModel::load(

@@ -40,7 +40,7 @@ def main() -> int:
     def feeds(past: int, n: int) -> dict:
         f = feeds_for(L, H, D, past, n, rng)
         if melody_now:  # the cost of the input itself; its values do not change the arithmetic
-            f["melody_now"] = np.zeros((1, n, 12), np.float32)
+            f["melody_now"] = np.zeros((1, n, 36 if card.get("melody_key") else 12), np.float32)
         return f
 
     out = {"model": card["name"], "onnx_mb": os.path.getsize(os.path.join(args.folder, "model.onnx")) / 2**20,

@@ -20,6 +20,9 @@ import sys
 import numpy as np
 import onnxruntime as ort
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from melody_features import features  # noqa: E402  (numpy only)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.normpath(os.path.join(HERE, "..", "..", "tests", "fixtures"))
 
@@ -31,6 +34,8 @@ class Decoder:
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
         self.L, self.H, self.D = card["num_layers"], card["num_heads"], card["head_size"]
+        # A model with the melody input: its numbers come from every id fed since the reset.
+        self.melody = (card["vocab"], card.get("melody_key", False)) if "melody_now" in card["inputs"] else None
         names = [i.name for i in self.s.get_inputs()]
         if names != card["inputs"] or [o.name for o in self.s.get_outputs()] != card["outputs"]:
             raise SystemExit(f"{path}: graph I/O names differ from model.json")
@@ -43,6 +48,7 @@ class Decoder:
     def reset(self):
         self.past = [np.zeros((1, self.H, 0, self.D), np.float32)] * (2 * self.L)
         self.n = 0
+        self.ids = np.zeros((1, 0), np.int64)
 
     def feed(self, ids) -> np.ndarray:
         ids = np.asarray(ids, np.int64).reshape(1, -1)
@@ -50,6 +56,9 @@ class Decoder:
         feeds = {"input_ids": ids, "attention_mask": np.ones((1, self.n + k), np.int64),
                  "position_ids": np.arange(self.n, self.n + k, dtype=np.int64)[None]}
         self.n += k
+        if self.melody is not None:
+            self.ids = np.concatenate([self.ids, ids], axis=1)
+            feeds["melody_now"] = features(self.ids, *self.melody)[:, -k:]
         if self.shared:
             io = self.s.io_binding()
             for name, value in feeds.items():

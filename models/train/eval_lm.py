@@ -63,7 +63,7 @@ def onnx_nll(folder: Path, lines: np.ndarray) -> np.ndarray:
     out = np.zeros((lines.shape[0], n - 1), dtype=np.float32)
     for i in range(lines.shape[0]):
         ids = lines[i:i + 1].astype(np.int64)
-        extra = {"melody_now": features(ids, card["vocab"])} if melody_now else {}
+        extra = {"melody_now": features(ids, card["vocab"], card.get("melody_key", False))} if melody_now else {}
         logits = torch.from_numpy(sess.run(["logits"], {**feeds, **extra, "input_ids": ids})[0][0])
         out[i] = torch.nn.functional.cross_entropy(logits[:-1], torch.from_numpy(ids[0, 1:]),
                                                    reduction="none").numpy()

@@ -86,7 +86,8 @@ def _device(args) -> str:
     return getattr(args, "device", "cpu")
 
 
-def model_card(name, cfg: gpt2_onnx.Gpt2Config, vocab, last_logits_only, args, melody_now=False) -> dict:
+def model_card(name, cfg: gpt2_onnx.Gpt2Config, vocab, last_logits_only, args, melody_now=False,
+               melody_key=False) -> dict:
     inputs, outputs = gpt2_onnx.io_names(cfg.n_layer, melody_now)
     card = {
         "name": name,
@@ -106,6 +107,8 @@ def model_card(name, cfg: gpt2_onnx.Gpt2Config, vocab, last_logits_only, args, m
         "licence": args.licence,
         "evaluation": {},
     }
+    if melody_key:
+        card["melody_key"] = True  # melody_now has 36 columns: the twelve, then the melody's key (melody_now.py)
     if last_logits_only:
         card["logits"] = "last_position_only"  # logits are [batch, 1, vocab]; absent means [batch, seq, vocab]
     if _device(args) == "cuda":
@@ -141,7 +144,8 @@ def export(model, vocab: dict, out_dir: str, name: str, args) -> str:
     onnx.save(proto, path, save_as_external_data=big, location="model.onnx.data" if big else None)
     onnx.checker.check_model(path)
     with open(os.path.join(out_dir, "model.json"), "w") as f:
-        json.dump(model_card(name, cfg, vocab, args.last_logits_only, args, melody_now is not None), f, indent=2)
+        json.dump(model_card(name, cfg, vocab, args.last_logits_only, args, melody_now is not None,
+                             bool(getattr(model, "key", False))), f, indent=2)
         f.write("\n")
     return path
 

@@ -13,7 +13,8 @@ Rust engine expects:
            position_ids            int64   [batch, seq]
            melody_now              float32 [batch, seq, 12]   (only models trained with it:
                                            melody_now.py; projected and added to the embedding
-                                           and to the logits)
+                                           and to the logits; [batch, seq, 36] with the
+                                           melody's key, --melody-key)
            past_key_values.{i}.key   float32 [batch, n_head, past_seq, head_dim]
            past_key_values.{i}.value float32 [batch, n_head, past_seq, head_dim]
   outputs  logits                  float32 [batch, seq, vocab]   ([batch, 1, vocab]
@@ -310,7 +311,7 @@ def build_model(cfg: Gpt2Config, w: dict[str, np.ndarray], attention: str = "gqa
     if biased:
         g.op("Add", [out_name, logit_bias], name="logits")
 
-    return _finish(g, cfg, last_logits_only, melody_now is not None)
+    return _finish(g, cfg, last_logits_only, 0 if melody_now is None else melody_now.shape[0])
 
 
 def cuda_unsupported_nodes(model: onnx.ModelProto) -> list[str]:
@@ -373,14 +374,15 @@ def _plain_attention(g, qkv, pk, pv, prk, prv, shape_bs3hd, mask_bias, i):
     return g.op("Transpose", [ctx], perm=[0, 2, 1, 3], name=f"ctx_t_{i}")  # [B, S, H, D]
 
 
-def _finish(g, cfg, last_logits_only, melody_now=False):
+def _finish(g, cfg, last_logits_only, melody_width=0):
     B, S, P, T = "batch", "seq", "past_seq", "total_seq"
     H, D = cfg.n_head, cfg.head_dim
     inputs = [
         helper.make_tensor_value_info("input_ids", TensorProto.INT64, [B, S]),
         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, [B, T]),
         helper.make_tensor_value_info("position_ids", TensorProto.INT64, [B, S]),
-    ] + ([helper.make_tensor_value_info("melody_now", TensorProto.FLOAT, [B, S, 12])] if melody_now else [])
+    ] + ([helper.make_tensor_value_info("melody_now", TensorProto.FLOAT, [B, S, melody_width])]
+         if melody_width else [])
     outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT,
                                              [B, 1 if last_logits_only else S, cfg.vocab_size])]
     for i in range(cfg.n_layer):

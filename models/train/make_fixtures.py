@@ -3,6 +3,7 @@
     python make_fixtures.py                       # both fixtures into ../../tests/fixtures/
     python make_fixtures.py --vocab vocab_beats.json --name tiny-beats   # one, e.g. when the beats vocab lands
     python make_fixtures.py --vocab vocab_beats.json --name tiny-melody --melody-now   # melody_now.py's input
+    python make_fixtures.py --vocab vocab_beats.json --name tiny-key --melody-now --melody-key   # ... with the key
 
 For each vocabulary it builds a GPT-2 with random (deliberately large, so not
 degenerate) weights, exports it with export_hf.py's default recipe into
@@ -17,11 +18,13 @@ would not. Everything is seeded: the same command gives the same files.
 --melody-now: the model also reads melody_now.py's twelve features (random 12 x n_embd and
 12 x vocab matrices, std 0.5, so they move the logits by several units) and the token sequence is a melody of control
 triples with accompaniment events under it (ort_check.melody_line), so the features are on.
+--melody-key: 24 more rows of each (the melody's key, melody_now.features(key=True)).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import os
@@ -37,8 +40,8 @@ import export_hf  # noqa: E402
 import ort_check  # noqa: E402
 
 FIXTURES = os.path.normpath(os.path.join(HERE, "..", "..", "tests", "fixtures"))
-DEFAULTS = [("tiny-amt", "vocab_amt.json", False), ("tiny-beats", "vocab_beats.json", False),
-            ("tiny-melody", "vocab_beats.json", True)]
+DEFAULTS = [("tiny-amt", "vocab_amt.json", ""), ("tiny-beats", "vocab_beats.json", ""),
+            ("tiny-melody", "vocab_beats.json", "now"), ("tiny-key", "vocab_beats.json", "key")]
 N_TRIPLES = 366          # 1 + 3 * 366 = 1099 tokens
 N_PREFIX = 20            # (a)
 N_DECODE = 40            # (b)
@@ -128,7 +131,8 @@ def ort_rows(session, model, ids: list[int]) -> list[np.ndarray]:
     """The rows expected.json describes, computed by ONNX Runtime the way the engine would (with the cache)."""
     c = model.config
     dec = ort_check.OrtDecoder(session, c.n_layer, c.n_head, c.n_embd // c.n_head,
-                               melody_vocab=getattr(model, "vocab", None))
+                               melody_vocab=getattr(model, "vocab", None),
+                               melody_key=bool(getattr(model, "key", False)))
     lg = dec.feed(ids[:N_PREFIX])
     rows = [lg[0], lg[N_PREFIX // 2], lg[N_PREFIX - 1]]
     rows += [dec.feed(ids[t:t + 1])[-1] for t in range(N_PREFIX, N_PREFIX + N_DECODE)]
@@ -160,9 +164,9 @@ def check(exp: dict, rows: list[np.ndarray], probe_ids: list[int]) -> float:
     return err
 
 
-def with_melody_now(model, vocab: dict, seed: int):
+def with_melody_now(model, vocab: dict, seed: int, key: bool):
     from melody_now import MelodyNowLM
-    wrapped = MelodyNowLM(model, vocab).eval()
+    wrapped = MelodyNowLM(model, vocab, key).eval()
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         wrapped.melody_now.copy_(torch.randn(wrapped.melody_now.shape, generator=gen) * 0.5)
@@ -170,7 +174,9 @@ def with_melody_now(model, vocab: dict, seed: int):
     return wrapped
 
 
-def make(name: str, vocab_path: str, seed: int, out_root: str, melody_now: bool = False):
+def make(name: str, vocab_path: str, seed: int, out_root: str, melody: str = ""):
+    """melody: "" (a plain GPT-2), "now" (melody_now.py's twelve features) or "key" (and the key)."""
+    melody_now, key = bool(melody), melody == "key"
     vocab = export_hf.load_vocab(vocab_path)
     V = vocab["vocab_size"]
     rng = np.random.default_rng(seed)
@@ -182,7 +188,7 @@ def make(name: str, vocab_path: str, seed: int, out_root: str, melody_now: bool 
 
     model = random_model(V, seed)
     if melody_now:
-        model = with_melody_now(model, vocab, seed)
+        model = with_melody_now(model, vocab, seed, key)
     out = os.path.join(out_root, name)
     args = SimpleNamespace(vocab=vocab_path, attention="gqa", last_logits_only=False, int8_block=0, evaluation=None,
                            training_data="none: random weights (test fixture made by models/train/make_fixtures.py)",
@@ -198,11 +204,10 @@ def make(name: str, vocab_path: str, seed: int, out_root: str, melody_now: bool 
     ort_err = check(exp, ort_rows(session, model, ids), probe_ids)
     no_scale = random_model(V, seed, inverse_idx=False)
     if melody_now:
-        no_scale = with_melody_now(no_scale, vocab, seed)
+        no_scale = with_melody_now(no_scale, vocab, seed, key)
     no_scale_err = check(exp, torch_rows(no_scale, ids, exp), probe_ids)
     verify = ort_check.verify(model, session, seed=seed, shared_buffer=True)
     if melody_now:  # an engine that did not feed the features would be off by this much
-        import copy
         deaf = copy.deepcopy(model)
         with torch.no_grad():
             deaf.melody_now.zero_()
@@ -211,6 +216,16 @@ def make(name: str, vocab_path: str, seed: int, out_root: str, melody_now: bool 
         print(f"  if the melody_now features were ignored: {exp['self_check_melody_now_ignored']:.2f}")
         if exp["self_check_melody_now_ignored"] < 1e-2:
             raise SystemExit(f"make_fixtures: {name}'s features do not move its logits")
+    if key:  # ... and one that fed the twelve but not the key
+        from melody_now import FEATURES
+        no_key = copy.deepcopy(model)
+        with torch.no_grad():
+            no_key.melody_now[FEATURES:].zero_()
+            no_key.melody_logits[FEATURES:].zero_()
+        exp["self_check_melody_key_ignored"] = check(exp, torch_rows(no_key, ids, exp), probe_ids)
+        print(f"  if the key columns were ignored: {exp['self_check_melody_key_ignored']:.2f}")
+        if exp["self_check_melody_key_ignored"] < 1e-2:
+            raise SystemExit(f"make_fixtures: {name}'s key columns do not move its logits")
     spread = float(np.std([r["logsumexp"] for r in exp["decode"]["rows"]]))
     exp["self_check"] = {"onnxruntime_max_abs_error": ort_err,
                          "max_abs_error_if_inverse_layer_idx_ignored": no_scale_err,
@@ -234,13 +249,15 @@ def main():
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--out", default=FIXTURES, help="fixtures root (default: tests/fixtures of this repository)")
     ap.add_argument("--melody-now", action="store_true", help="a model with melody_now.py's input (with --vocab)")
+    ap.add_argument("--melody-key", action="store_true", help="with --melody-now: and the melody's key")
     a = ap.parse_args()
     if bool(a.vocab) != bool(a.name):
         ap.error("--vocab and --name go together")
-    jobs = [(a.name, a.vocab, a.melody_now)] if a.vocab else [(n, os.path.join(HERE, v), m) for n, v, m in DEFAULTS]
+    melody = "key" if a.melody_key else "now" if a.melody_now else ""
+    jobs = [(a.name, a.vocab, melody)] if a.vocab else [(n, os.path.join(HERE, v), m) for n, v, m in DEFAULTS]
     torch.manual_seed(a.seed)
-    for name, vocab, melody_now in jobs:
-        make(name, vocab, a.seed, a.out, melody_now)
+    for name, vocab, melody in jobs:
+        make(name, vocab, a.seed, a.out, melody)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,15 @@ from the data in a few hundred steps, where the path through the transformer lea
 Everything else gets zeros. The features are a function of the
 token ids alone, read causally (a control counts once its whole triple has been read), so the
 engine computes the same twelve numbers from the tokens it feeds (antiphon-engine's
-`melody_now.rs`, which must match `features` here bit for bit), and the ONNX model takes them as
-one more input, `melody_now` [batch, seq, 12]. Drum controls have no pitch class and are left out.
+`melody_now.rs`, which must match `melody_features.features` bit for bit), and the ONNX model
+takes them as one more input, `melody_now` [batch, seq, 12]. Drum controls have no pitch class
+and are left out.
+
+With `key` (train.py --melody-key) 24 more numbers follow at the same positions: 1 for the
+Krumhansl-Kessler key of every control note read so far, weighted by duration. v3 took the
+melody's scale but often centred its answer on a key sharing it (a tune in G answered in E minor,
+6 of 11 made-up tunes followed in 4 of 5 seeds); told the melody's key, 24 more rows of each
+matrix can favour its tonic. `key_prior` gives the logits rows a start counted from the data.
 """
 
 import json
@@ -28,7 +35,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-FEATURES = 12
+from melody_features import FEATURES, KEY_FEATURES, features
+
 WEIGHT_FILE = "melody_now.npy"
 LOGITS_FILE = "melody_now_logits.npy"
 SPEC_FILE = "melody_now.json"
@@ -36,50 +44,24 @@ VOCAB_KEYS = ("time_offset", "duration_offset", "note_offset", "rest", "control_
               "max_time", "max_pitch", "drum_instrument", "anticipate")
 
 
-def features(ids: np.ndarray, vocab: dict) -> np.ndarray:
-    """ids: (lines, tokens), token 0 the task flag, then triples. Returns (lines, tokens, 12)
-    float32: at an event triple's time and duration tokens, 1 for each pitch class of a control
-    note read before that triple with onset <= time < onset + duration; zeros elsewhere."""
-    to, do, no = vocab["time_offset"], vocab["duration_offset"], vocab["note_offset"]
-    co, mt, mp = vocab["control_offset"], vocab["max_time"], vocab["max_pitch"]
-    drums = vocab["drum_instrument"]
-    out = np.zeros(ids.shape + (FEATURES,), dtype=np.float32)
-    for b in range(ids.shape[0]):
-        row = ids[b]
-        active: list[tuple[int, int, int]] = []  # (onset, end, pitch class) of controls read
-        for p in range(1, ids.shape[1], 3):
-            t = int(row[p])
-            if co + to <= t < co + to + mt:
-                if p + 2 < ids.shape[1]:
-                    instrument, pitch = divmod(int(row[p + 2]) - co - no, mp)
-                    if 0 <= instrument and instrument != drums:
-                        onset = t - co - to
-                        active.append((onset, onset + int(row[p + 1]) - co - do, pitch % 12))
-            elif to <= t < to + mt:
-                now = t - to
-                active = [a for a in active if a[1] > now or a[0] > now]  # ended ones never return
-                for onset, end, pc in active:
-                    if onset <= now < end:
-                        out[b, p, pc] = 1.0
-                out[b, p + 1:p + 2] = out[b, p]
-    return out
-
-
 class MelodyNowLM(nn.Module):
-    """A GPT2LMHeadModel whose event time and duration tokens also get the melody sounding now."""
+    """A GPT2LMHeadModel whose event time and duration tokens also get the melody sounding now
+    (and, with `key`, the melody's key so far)."""
 
-    def __init__(self, gpt2, vocab: dict):
+    def __init__(self, gpt2, vocab: dict, key: bool = False):
         super().__init__()
         self.gpt2 = gpt2
         self.config = gpt2.config
         self.vocab = {k: vocab[k] for k in VOCAB_KEYS if k in vocab}
+        self.key = key
+        width = FEATURES + KEY_FEATURES * key
         # Zero at the start: a converted model begins exactly where its checkpoint was.
-        self.melody_now = nn.Parameter(torch.zeros(FEATURES, gpt2.config.n_embd))
-        self.melody_logits = nn.Parameter(torch.zeros(FEATURES, gpt2.config.vocab_size))
+        self.melody_now = nn.Parameter(torch.zeros(width, gpt2.config.n_embd))
+        self.melody_logits = nn.Parameter(torch.zeros(width, gpt2.config.vocab_size))
 
     def forward(self, input_ids, **kwargs):
         """GPT2LMHeadModel's forward (its keyword arguments, its output) on the same ids."""
-        feats = torch.from_numpy(features(input_ids.cpu().numpy(), self.vocab)).to(input_ids.device)
+        feats = torch.from_numpy(features(input_ids.cpu().numpy(), self.vocab, self.key)).to(input_ids.device)
         embeds = self.gpt2.transformer.wte(input_ids) + feats @ self.melody_now
         out = self.gpt2(inputs_embeds=embeds, **kwargs)
         out.logits = out.logits + feats @ self.melody_logits
@@ -90,8 +72,8 @@ class MelodyNowLM(nn.Module):
         self.gpt2.save_pretrained(folder)
         np.save(folder / WEIGHT_FILE, self.melody_now.detach().cpu().float().numpy())
         np.save(folder / LOGITS_FILE, self.melody_logits.detach().cpu().float().numpy())
-        json.dump({"features": FEATURES, "weight": WEIGHT_FILE, "logits": LOGITS_FILE, "vocab": self.vocab},
-                  open(folder / SPEC_FILE, "w"), indent=1)
+        json.dump({"features": FEATURES + KEY_FEATURES * self.key, "key": self.key, "weight": WEIGHT_FILE,
+                   "logits": LOGITS_FILE, "vocab": self.vocab}, open(folder / SPEC_FILE, "w"), indent=1)
 
 
 def interval_prior(lines: np.ndarray, vocab: dict, count: int = 3000, seed: int = 0) -> np.ndarray:
@@ -148,7 +130,7 @@ def load_lm(path, **kwargs):
     if not (path / SPEC_FILE).exists():
         return gpt2
     spec = json.load(open(path / SPEC_FILE))
-    model = MelodyNowLM(gpt2, spec["vocab"])
+    model = MelodyNowLM(gpt2, spec["vocab"], key=bool(spec.get("key", False)))
     with torch.no_grad():
         model.melody_now.copy_(torch.from_numpy(np.load(path / spec["weight"])))
         if "logits" in spec:  # folders of the first --melody-now run have none: zero
@@ -156,9 +138,48 @@ def load_lm(path, **kwargs):
     return model
 
 
+def key_prior(lines: np.ndarray, vocab: dict, count: int = 3000, seed: int = 0) -> np.ndarray:
+    """How much likelier each pitch class of an accompaniment note is, counted from the tonic of
+    the key its melody has so far (features' key columns), than in a line whose melody is in a
+    random key: g[mode, i] = log P(i | mode) + log 12, i = (note - tonic) mod 12, over the event
+    notes (not drums) of `count` random anticipated lines. `train.py --key-prior` starts the key
+    rows of melody_logits there."""
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(lines.shape[0], min(count, lines.shape[0]), replace=False))
+    no, mp, drums = vocab["note_offset"], vocab["max_pitch"], vocab["drum_instrument"]
+    counts = np.ones((2, 12))  # add-one smoothing
+    for s in range(0, len(pick), 100):
+        block = lines[pick[s:s + 100]].astype(np.int64)
+        keys = features(block, vocab, key=True)[..., FEATURES:]
+        for r in range(block.shape[0]):
+            if block[r, 0] != vocab["anticipate"]:
+                continue
+            at = np.arange(2, block.shape[1] - 1, 3)  # duration tokens: the next token is the note
+            notes = block[r, at + 1]
+            ok = ((notes >= no) & (notes < vocab["rest"]) & ((notes - no) // mp != drums)
+                  & (keys[r, at].sum(-1) > 0))
+            for pc, k in zip((notes[ok] - no) % mp % 12, keys[r, at[ok]].argmax(-1)):
+                counts[k // 12, (pc - k % 12) % 12] += 1
+    return np.log(counts / counts.sum(1, keepdims=True)) + np.log(12)
+
+
+def key_prior_logits(g: np.ndarray, vocab: dict, vocab_size: int) -> np.ndarray:
+    """The 24 x vocab matrix (the key rows of melody_logits) that adds g[mode, (pc(note) - tonic)
+    mod 12] to every pitched note token for the melody's key tonic + 12 * mode; zero elsewhere."""
+    no, mp = vocab["note_offset"], vocab["max_pitch"]
+    out = np.zeros((KEY_FEATURES, vocab_size), np.float32)
+    notes = np.arange(no, vocab["rest"])
+    pitched = notes[(notes - no) // mp != vocab["drum_instrument"]]
+    pcs = (pitched - no) % mp % 12
+    for k in range(KEY_FEATURES):
+        out[k, pitched] = g[k // 12, (pcs - k % 12) % 12]
+    return out
+
+
 def write_fixture(out: Path, lines_path: Path, vocab_path: Path) -> None:
     """The engine's conformance fixture: features of two real accompaniment-task lines, one
-    well-formed random line and one line of random ids, as (position, bitmask) pairs."""
+    well-formed random line and one line of random ids, as (position, bitmask) pairs, and the
+    key columns as (position, key) pairs."""
     from ort_check import melody_line
     from train import load_lines
     vocab = json.load(open(vocab_path))
@@ -170,10 +191,12 @@ def write_fixture(out: Path, lines_path: Path, vocab_path: Path) -> None:
     lines.append(("random ids", rng.integers(0, vocab["vocab_size"], 600)))
     doc = {"made_by": "models/train/melody_now.py --fixture", "vocab": vocab["kind"], "lines": []}
     for what, ids in lines:
-        f = features(ids[None], vocab)[0]
-        bits = (f * (1 << np.arange(FEATURES))).sum(1).astype(int)
+        f = features(ids[None], vocab, key=True)[0]
+        bits = (f[:, :FEATURES] * (1 << np.arange(FEATURES))).sum(1).astype(int)
+        keys = np.where(f[:, FEATURES:].any(1), f[:, FEATURES:].argmax(1), -1)
         doc["lines"].append({"what": what, "tokens": ids.tolist(),
-                             "features": [[int(p), int(b)] for p, b in enumerate(bits) if b]})
+                             "features": [[int(p), int(b)] for p, b in enumerate(bits) if b],
+                             "keys": [[int(p), int(k)] for p, k in enumerate(keys) if k >= 0]})
     out.parent.mkdir(parents=True, exist_ok=True)
     json.dump(doc, open(out, "w"), separators=(",", ":"))
 

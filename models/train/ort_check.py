@@ -41,11 +41,12 @@ class OrtDecoder:
     """
 
     def __init__(self, session: ort.InferenceSession, n_layer: int, n_head: int, head_dim: int,
-                 shared_buffer: bool = False, context: int = 1024, melody_vocab: dict | None = None):
+                 shared_buffer: bool = False, context: int = 1024, melody_vocab: dict | None = None,
+                 melody_key: bool = False):
         self.s, self.L, self.H, self.D = session, n_layer, n_head, head_dim
         self.shared = shared_buffer
         # A melody_now.py model: its features are computed from every id fed since the reset.
-        self.melody_vocab = melody_vocab
+        self.melody_vocab, self.melody_key = melody_vocab, melody_key
         if shared_buffer:
             self.bufs = [ort.OrtValue.ortvalue_from_numpy(np.zeros((1, n_head, context, head_dim), np.float32))
                          for _ in range(2 * n_layer)]
@@ -69,7 +70,7 @@ class OrtDecoder:
         if self.melody_vocab is not None:
             from melody_now import features
             self.ids = np.concatenate([self.ids, ids], axis=1)
-            feeds["melody_now"] = features(self.ids, self.melody_vocab)[:, -n:]
+            feeds["melody_now"] = features(self.ids, self.melody_vocab, self.melody_key)[:, -n:]
         if self.shared:
             io = self.s.io_binding()
             for name, value in feeds.items():
@@ -122,6 +123,7 @@ def verify(model, session, seed: int = 0, n_full: int = 200, n_prefill: int = 10
     cfg = model.config
     C, V = cfg.n_positions, cfg.vocab_size
     mv = getattr(model, "vocab", None)  # a melody_now.py model's vocabulary
+    mk = bool(getattr(model, "key", False))  # ... and whether it reads the melody's key
     rng = np.random.default_rng(seed)
     n_full = min(n_full, C)
     seq = rng.integers(0, V, size=C + slide_steps, dtype=np.int64)
@@ -131,7 +133,7 @@ def verify(model, session, seed: int = 0, n_full: int = 200, n_prefill: int = 10
 
     # (a) full sequence, no cache
     ref = torch_logits(model, seq[:n_full])
-    dec = OrtDecoder(session, cfg.n_layer, cfg.n_head, cfg.n_embd // cfg.n_head, only_shared, C, mv)
+    dec = OrtDecoder(session, cfg.n_layer, cfg.n_head, cfg.n_embd // cfg.n_head, only_shared, C, mv, mk)
     errors["a_full_forward" + ("_shared_buffer" if only_shared else "")] = max_err(dec.feed(seq[:n_full]), ref)
 
     ref_full = torch_logits(model, seq[:C])
@@ -140,7 +142,7 @@ def verify(model, session, seed: int = 0, n_full: int = 200, n_prefill: int = 10
     ref_win = torch_logits(model, np.concatenate([window, seq[C:C + slide_steps]]))
     for shared in (True,) if only_shared else (False, True) if shared_buffer else (False,):
         tag = "_shared_buffer" if shared else ""
-        dec = OrtDecoder(session, cfg.n_layer, cfg.n_head, cfg.n_embd // cfg.n_head, shared, C, mv)
+        dec = OrtDecoder(session, cfg.n_layer, cfg.n_head, cfg.n_embd // cfg.n_head, shared, C, mv, mk)
 
         # (b) prefill, token-by-token decode with the KV cache, then three 3-token chunks on top of the cache
         n_prefill = min(n_prefill, n_full - 10)
@@ -197,7 +199,7 @@ def mean_kl(model, session, seed: int = 0, n: int = 256, shared_buffer: bool = F
     seq = np.random.default_rng(seed).integers(0, cfg.vocab_size, size=min(n, cfg.n_positions))
     ref = torch_logits(model, seq).astype(np.float64)
     dec = OrtDecoder(session, cfg.n_layer, cfg.n_head, cfg.n_embd // cfg.n_head, shared_buffer, cfg.n_positions,
-                     getattr(model, "vocab", None))
+                     getattr(model, "vocab", None), bool(getattr(model, "key", False)))
     got = np.concatenate([dec.feed(seq[:1])] + [dec.feed(seq[t:t + 1]) for t in range(1, len(seq))])
     got = got.astype(np.float64)
     logp = ref - ref.max(1, keepdims=True)

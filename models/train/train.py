@@ -33,6 +33,12 @@ melody sounding at the event's time, through a learned 12 x n_embd matrix into t
 12 x vocab matrix onto the logits (both zero at first, so a converted checkpoint starts where it
 was; their optimizer groups learn at 3x the rate). Given with
 a plain checkpoint it converts the run; a converted run stays so.
+
+--melody-key (with --melody-now): 24 more inputs at the same positions, 1 for the
+Krumhansl-Kessler key of the melody read so far (melody_now.features), read by 24 more rows of both
+matrices; a --melody-now checkpoint without them is converted (the new rows and their optimizer
+moments start at zero) and stays so. --key-prior LINES sets the new logits rows once to
+melody_now.key_prior: how much likelier each pitch class is, counted from the melody key's tonic.
 """
 
 import argparse
@@ -174,6 +180,12 @@ def main() -> int:
     ap.add_argument("--melody-prior", type=int, default=0, metavar="LINES",
                     help="with --melody-now: set melody_logits (model and EMA) to melody_now.interval_prior "
                          "estimated on this many training lines, now (once: the run goes on from there)")
+    ap.add_argument("--melody-key", action="store_true",
+                    help="with --melody-now: the melody's key so far as 24 more inputs (melody_now.py); a "
+                         "--melody-now checkpoint without it is converted (new rows at zero); kept on resume")
+    ap.add_argument("--key-prior", type=int, default=0, metavar="LINES",
+                    help="with --melody-key: set the key rows of melody_logits (model and EMA) to "
+                         "melody_now.key_prior estimated on this many training lines, now (once)")
     ap.add_argument("--melody-now", action="store_true",
                     help="the melody sounding now as an input (melody_now.py); a checkpoint without it is "
                          "converted (the new matrix starts at zero); kept on resume")
@@ -240,11 +252,30 @@ def main() -> int:
     ck_now = ck is not None and bool(ck.get("args", {}).get("melody_now", False))
     now_convert = args.melody_now and ck is not None and not ck_now
     args.melody_now = args.melody_now or ck_now
+    ck_key = ck is not None and bool(ck.get("args", {}).get("melody_key", False))
+    key_convert = args.melody_key and ck_now and not ck_key
+    args.melody_key = args.melody_key or ck_key
+    if args.melody_key and not args.melody_now:
+        raise SystemExit("--melody-key goes with --melody-now")
     if args.melody_now:
         if args.share_controls or args.arch != "gpt2":
             raise SystemExit("--melody-now goes with a plain GPT-2 (not --share-controls, not the LSTM)")
         from melody_now import MelodyNowLM
-        model = MelodyNowLM(model, train_index["vocab"]).to(device)
+        model = MelodyNowLM(model, train_index["vocab"], key=args.melody_key).to(device)
+    if key_convert:  # the checkpoint's 12-row matrices and their Adam moments get 24 zero rows
+        from melody_now import KEY_FEATURES
+
+        def widen(t):
+            return torch.cat([t, t.new_zeros((KEY_FEATURES,) + tuple(t.shape[1:]))])
+        for sd in (ck["model"], ck["ema"]):
+            for name in ("melody_now", "melody_logits"):
+                sd[name] = widen(sd[name])
+        widths = {tuple(model.melody_now.shape[1:]), tuple(model.melody_logits.shape[1:])}
+        for st in ck["opt"]["state"].values():
+            for k in ("exp_avg", "exp_avg_sq"):
+                if k in st and st[k].dim() == 2 and st[k].shape[0] == 12 and tuple(st[k].shape[1:]) in widths:
+                    st[k] = widen(st[k])
+        source += ", converted to --melody-key"
     if not convert:
         ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
@@ -385,6 +416,18 @@ def main() -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
 
+    if args.key_prior:
+        from melody_now import FEATURES, key_prior, key_prior_logits
+        g = key_prior(train, train_index["vocab"], args.key_prior, args.seed)
+        table = torch.from_numpy(key_prior_logits(g, train_index["vocab"], vocab_size)).to(device)
+        with torch.no_grad():
+            model.melody_logits[FEATURES:].copy_(table)
+            ema.melody_logits[FEATURES:].copy_(table)
+        if main_proc:
+            for mode, row in zip(("major", "minor"), g):
+                print(f"melody_logits' {mode} key rows set to the key prior (tonic .. major seventh): "
+                      + " ".join(f"{x:+.2f}" for x in row), flush=True)
+        init_from_start = True
     if args.melody_prior:
         from melody_now import interval_prior, prior_logits
         g = interval_prior(train, train_index["vocab"], args.melody_prior, args.seed)

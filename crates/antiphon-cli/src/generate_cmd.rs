@@ -589,7 +589,14 @@ fn run_info(a: InfoArgs) -> Result<(), Failure> {
         params as f64 / 1e6
     );
     if s.has_melody_now() {
-        println!("hears:          the melody sounding at each note it writes (input melody_now)");
+        let key = if s.melody_key {
+            ", and the melody's key so far"
+        } else {
+            ""
+        };
+        println!(
+            "hears:          the melody sounding at each note it writes{key} (input melody_now)"
+        );
     }
     println!("trained on:     {}", s.training_data);
     println!("licence:        {}", s.licence);

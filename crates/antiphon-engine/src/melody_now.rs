@@ -6,8 +6,13 @@
 //! small model hears the melody's scale but not which of its notes sounds now, so its notes are
 //! no more consonant with the melody than with the melody an eighth note off.
 //!
+//! A model trained with `--melody-key` reads 24 more at the same positions: 1 for the
+//! Krumhansl–Kessler key of every control note read so far (duration-weighted), so that it
+//! centres its answer on the melody's tonic rather than on a key that shares its scale (a pop
+//! tune in G answered in E minor).
+//!
 //! The numbers are a function of the token ids alone, read causally: a control counts once its
-//! whole triple has been read. [`MelodyNow::features`] must match `models/train/melody_now.py`'s
+//! whole triple has been read. [`MelodyNow::features`] must match `models/train/melody_features.py`'s
 //! `features` exactly; `tests/fixtures/melody-now/lines.json` holds that function's output on
 //! real and random lines, and a test here compares the two.
 
@@ -15,8 +20,20 @@ use antiphon_tokens::VocabSpec;
 
 /// The graph input's name.
 pub const INPUT_NAME: &str = "melody_now";
-/// Numbers per position: one per pitch class.
+/// Numbers per position for the notes sounding now: one per pitch class.
 pub const FEATURES: usize = 12;
+/// Numbers per position for the melody's key: tonic + 12 × mode (0 major, 1 minor).
+pub const KEY_FEATURES: usize = 24;
+
+/// Krumhansl–Kessler probe-tone ratings, tonic first: major, then minor (as in `melody_now.py`).
+const PROFILES: [[f64; 12]; 2] = [
+    [
+        6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88,
+    ],
+    [
+        6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17,
+    ],
+];
 
 /// A control note read so far: its onset and end in ticks, and its pitch class.
 #[derive(Debug, Clone, Copy)]
@@ -30,15 +47,33 @@ struct Sounding {
 #[derive(Debug, Default)]
 pub struct MelodyNow {
     active: Vec<Sounding>,
+    /// Whether the key columns follow the twelve.
+    key: bool,
 }
 
 impl MelodyNow {
-    /// Writes into `out` (cleared first) the `new.len() * 12` features of the positions of
-    /// `new`, in the sequence `history` followed by `new` (position 0: the task flag).
+    /// A computer of the twelve features, and of the 24 key columns too when `key`.
+    pub fn new(key: bool) -> Self {
+        Self {
+            active: Vec::new(),
+            key,
+        }
+    }
+
+    /// Numbers per position.
+    pub fn width(&self) -> usize {
+        FEATURES + if self.key { KEY_FEATURES } else { 0 }
+    }
+
+    /// Writes into `out` (cleared first) the `new.len() * width()` features of the positions
+    /// of `new`, in the sequence `history` followed by `new` (position 0: the task flag).
     pub fn features(&mut self, spec: &VocabSpec, history: &[u32], new: &[u32], out: &mut Vec<f32>) {
+        let width = self.width();
         out.clear();
-        out.resize(new.len() * FEATURES, 0.0);
+        out.resize(new.len() * width, 0.0);
         self.active.clear();
+        let mut weights = [0i64; 12];
+        let mut key = None;
         let len = history.len() + new.len();
         let at = |p: usize| -> i64 {
             i64::from(if p < history.len() {
@@ -61,11 +96,16 @@ impl MelodyNow {
                     if instrument >= 0 && instrument != drums {
                         let onset = time - co - to;
                         let length = at(p + 1) - co - i64::from(spec.duration_offset());
+                        let pitch_class = (pitch % 12) as usize;
                         self.active.push(Sounding {
                             onset,
                             end: onset + length,
-                            pitch_class: (pitch % 12) as usize,
+                            pitch_class,
                         });
+                        if self.key {
+                            weights[pitch_class] += length.max(1);
+                            key = melody_key(&weights);
+                        }
                     }
                 }
             } else if (to..to + max_time).contains(&time) {
@@ -76,9 +116,12 @@ impl MelodyNow {
                     if q < history.len() || q >= len {
                         continue;
                     }
-                    let row = &mut out[(q - history.len()) * FEATURES..][..FEATURES];
+                    let row = &mut out[(q - history.len()) * width..][..width];
                     for s in self.active.iter().filter(|s| s.onset <= now && now < s.end) {
                         row[s.pitch_class] = 1.0;
+                    }
+                    if let Some(k) = key {
+                        row[FEATURES + k] = 1.0;
                     }
                 }
             }
@@ -86,31 +129,78 @@ impl MelodyNow {
     }
 }
 
+/// The Krumhansl–Kessler key of a pitch-class histogram: tonic + 12 × mode (0 major, 1 minor),
+/// the first best in the order tonic 0..11, major before minor; `None` when it is flat. The
+/// arithmetic and its order are `melody_features.py`'s `melody_key`, so both find the same key
+/// even where two keys nearly tie.
+pub fn melody_key(weights: &[i64; 12]) -> Option<usize> {
+    if weights.iter().min() == weights.iter().max() {
+        return None;
+    }
+    let mean = weights.iter().map(|&w| w as f64).sum::<f64>() / 12.0;
+    let centred = PROFILES.map(|profile| {
+        let profile_mean = profile.iter().sum::<f64>() / 12.0;
+        profile.map(|x| x - profile_mean)
+    });
+    let mut best: Option<(f64, usize)> = None;
+    for tonic in 0..12 {
+        for (mode, profile) in centred.iter().enumerate() {
+            let norm = profile.iter().map(|x| x * x).sum::<f64>().sqrt();
+            let mut r = 0.0;
+            for (i, &w) in weights.iter().enumerate() {
+                r += (w as f64 - mean) * profile[(i + 12 - tonic) % 12];
+            }
+            r /= norm;
+            if best.is_none_or(|(b, _)| r > b) {
+                best = Some((r, tonic + 12 * mode));
+            }
+        }
+    }
+    best.map(|(_, k)| k)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The features of one whole line, as (position, bitmask of pitch classes) for the
-    /// positions that have any.
-    fn sparse(spec: &VocabSpec, tokens: &[u32], split: usize) -> Vec<(usize, u32)> {
+    /// Positions with sounding pitch classes (as bitmasks), and positions with a key.
+    type Sparse = (Vec<(usize, u32)>, Vec<(usize, usize)>);
+
+    /// The features of one whole line, fed in two parts (as a cached prefix and new tokens
+    /// are): (position, bitmask of pitch classes) for the positions that have any, and
+    /// (position, key) for those that have a key.
+    fn sparse(spec: &VocabSpec, tokens: &[u32], split: usize) -> Sparse {
         let mut out = Vec::new();
-        let mut now = MelodyNow::default();
-        // Fed in two parts, as a cached prefix and new tokens are.
+        let mut now = MelodyNow::new(true);
         now.features(spec, &[], &tokens[..split], &mut out);
         let mut rest = Vec::new();
         now.features(spec, &tokens[..split], &tokens[split..], &mut rest);
         out.extend_from_slice(&rest);
-        out.chunks(FEATURES)
+        let rows: Vec<&[f32]> = out.chunks(now.width()).collect();
+        let sounding = rows
+            .iter()
             .enumerate()
             .filter_map(|(p, row)| {
-                let bits = row
+                let bits = row[..FEATURES]
                     .iter()
                     .enumerate()
                     .filter(|(_, &v)| v == 1.0)
                     .fold(0u32, |b, (pc, _)| b | 1 << pc);
                 (bits != 0).then_some((p, bits))
             })
-            .collect()
+            .collect();
+        let keys = rows
+            .iter()
+            .enumerate()
+            .filter_map(|(p, row)| {
+                let on: Vec<usize> = (0..KEY_FEATURES)
+                    .filter(|&k| row[FEATURES + k] == 1.0)
+                    .collect();
+                assert!(on.len() <= 1, "position {p} has keys {on:?}");
+                on.first().map(|&k| (p, k))
+            })
+            .collect();
+        (sounding, keys)
     }
 
     #[test]
@@ -125,15 +215,75 @@ mod tests {
         for line in lines {
             let tokens: Vec<u32> = serde_json::from_value(line["tokens"].clone()).unwrap();
             let want: Vec<(usize, u32)> = serde_json::from_value(line["features"].clone()).unwrap();
+            let want_keys: Vec<(usize, usize)> =
+                serde_json::from_value(line["keys"].clone()).unwrap();
             for split in [1, tokens.len() / 3, tokens.len() - 1] {
-                assert_eq!(
-                    sparse(&spec, &tokens, split),
-                    want,
-                    "{} (split at {split})",
-                    line["what"]
-                );
+                let (sounding, keys) = sparse(&spec, &tokens, split);
+                assert_eq!(sounding, want, "{} (split at {split})", line["what"]);
+                assert_eq!(keys, want_keys, "{} keys (split at {split})", line["what"]);
             }
         }
+    }
+
+    #[test]
+    fn without_the_key_the_features_are_the_twelve_alone() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/melody-now/lines.json");
+        let fixture: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let spec = VocabSpec::beats();
+        let tokens: Vec<u32> =
+            serde_json::from_value(fixture["lines"][0]["tokens"].clone()).unwrap();
+        let (mut with_key, mut plain) = (Vec::new(), Vec::new());
+        MelodyNow::new(true).features(&spec, &[], &tokens, &mut with_key);
+        MelodyNow::default().features(&spec, &[], &tokens, &mut plain);
+        assert_eq!(plain.len(), tokens.len() * FEATURES);
+        let twelve: Vec<f32> = with_key
+            .chunks(FEATURES + KEY_FEATURES)
+            .flat_map(|row| row[..FEATURES].to_vec())
+            .collect();
+        assert_eq!(plain, twelve);
+        assert!(plain.contains(&1.0));
+    }
+
+    /// The labelled melodies of the key-finding test (`tests/data/key-melodies.json`): the
+    /// histogram of each, weighted by duration in 1/12 beats, has its labelled key.
+    #[test]
+    fn the_melody_key_of_labelled_melodies_is_their_key() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/data/key-melodies.json");
+        let melodies: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let names = [
+            "C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B",
+        ];
+        let alternatives = [("C#", "Db"), ("G#", "Ab"), ("Gb", "F#")];
+        let mut checked = 0;
+        for melody in melodies.as_array().unwrap() {
+            let mut weights = [0i64; 12];
+            for note in melody["notes"].as_array().unwrap() {
+                let beats = note[1].as_f64().unwrap();
+                let pitch = note[2].as_i64().unwrap();
+                weights[pitch.rem_euclid(12) as usize] += ((beats * 12.0).round() as i64).max(1);
+            }
+            let key = melody_key(&weights).expect("a melody has a key");
+            let found = format!(
+                "{} {}",
+                names[key % 12],
+                if key < 12 { "major" } else { "minor" }
+            );
+            let mut label = melody["key"].as_str().unwrap().to_string();
+            for (from, to) in alternatives {
+                if let Some(rest) = label.strip_prefix(from) {
+                    label = format!("{to}{rest}");
+                }
+            }
+            assert_eq!(found, label, "{}", melody["name"]);
+            checked += 1;
+        }
+        assert!(checked >= 48);
+        assert_eq!(melody_key(&[0; 12]), None);
+        assert_eq!(melody_key(&[5; 12]), None);
     }
 
     #[test]
@@ -161,6 +311,6 @@ mod tests {
             note + 48,
         ];
         let e = 1 << 4;
-        assert_eq!(sparse(&spec, &tokens, 5), vec![(7, e), (8, e)]);
+        assert_eq!(sparse(&spec, &tokens, 5).0, vec![(7, e), (8, e)]);
     }
 }

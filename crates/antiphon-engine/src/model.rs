@@ -125,6 +125,10 @@ pub struct ModelSpec {
     /// Whether block i divides attention scores by i + 1 (AMT checkpoints do).
     #[serde(default)]
     pub scale_attn_by_inverse_layer_idx: bool,
+    /// Whether the `melody_now` input also carries the melody's key (24 more columns,
+    /// [`crate::melody_now`]); only models trained with `--melody-key`.
+    #[serde(default)]
+    pub melody_key: bool,
     /// Graph input names, in order.
     pub inputs: Vec<String>,
     /// Graph output names, in order.
@@ -187,6 +191,9 @@ impl ModelSpec {
                 spec.inputs
             )));
         }
+        if spec.melody_key && !spec.has_melody_now() {
+            return Err(bad("melody_key needs the melody_now input".into()));
+        }
         let expected_outputs = Self::expected_outputs(spec.num_layers);
         if spec.outputs != expected_outputs {
             return Err(bad(format!(
@@ -202,6 +209,17 @@ impl ModelSpec {
         self.inputs
             .iter()
             .any(|n| n == crate::melody_now::INPUT_NAME)
+    }
+
+    /// Numbers per position of the `melody_now` input: the twelve pitch classes sounding now,
+    /// and the 24 keys when the model reads the melody's key.
+    pub fn melody_width(&self) -> usize {
+        crate::melody_now::FEATURES
+            + if self.melody_key {
+                crate::melody_now::KEY_FEATURES
+            } else {
+                0
+            }
     }
 
     /// Input names of a decoder with `num_layers` blocks (DESIGN §5), with or without the

@@ -315,7 +315,9 @@ impl OnnxModel {
         )?;
         let mut model = Self {
             logits: vec![0.0; spec.vocab_size],
-            melody_now: spec.has_melody_now().then(MelodyNow::default),
+            melody_now: spec
+                .has_melody_now()
+                .then(|| MelodyNow::new(spec.melody_key)),
             spec,
             session,
             binding,
@@ -400,7 +402,7 @@ impl OnnxModel {
             computer.features(&self.spec.vocab, &self.cached, tokens, &mut features);
             self.binding.bind_input(
                 melody_now::INPUT_NAME,
-                &Tensor::from_array(([1usize, n, melody_now::FEATURES], features))?,
+                &Tensor::from_array(([1usize, n, computer.width()], features))?,
             )?;
         }
         self.binding
@@ -637,11 +639,17 @@ fn check_graph(session: &Session, spec: &ModelSpec) -> Result<(), ModelError> {
             ])
         } else if name == "logits" {
             Some([None, None, Some(spec.vocab_size as i64), None])
+        } else if name == melody_now::INPUT_NAME {
+            Some([None, None, Some(spec.melody_width() as i64), None])
         } else {
             None
         };
         if let Some(expected) = expected {
-            let rank = if name == "logits" { 3 } else { 4 };
+            let rank = if name == "logits" || name == melody_now::INPUT_NAME {
+                3
+            } else {
+                4
+            };
             let ok = found.len() == rank
                 && expected[..rank]
                     .iter()

@@ -109,6 +109,7 @@ def model_card(name, cfg: gpt2_onnx.Gpt2Config, vocab, last_logits_only, args, m
     }
     if melody_key:
         card["melody_key"] = True  # melody_now has 36 columns: the twelve, then the melody's key (melody_now.py)
+        card["key_strength"] = getattr(args, "key_strength", 1.0)  # its logits rows were multiplied by this
     if last_logits_only:
         card["logits"] = "last_position_only"  # logits are [batch, 1, vocab]; absent means [batch, seq, vocab]
     if _device(args) == "cuda":
@@ -169,6 +170,9 @@ def main(argv=None) -> int:
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                     help="cpu (default): float32, fastest on the CPU provider; cuda: float16 weights and "
                          "GroupQueryAttention in float16, which the CUDA provider runs (float32 I/O; gqa only)")
+    ap.add_argument("--key-strength", type=float, default=1.0, metavar="X",
+                    help="a --melody-key model: multiply the key rows of melody_logits by X (how strongly the "
+                         "melody's key pulls the notes; recorded in model.json)")
     ap.add_argument("--no-verify", action="store_true", help="skip the ONNX-vs-PyTorch check")
     ap.add_argument("--tolerance", type=float,
                     help="max abs logit error allowed (default 1e-4; --device cuda 0.05; "
@@ -184,6 +188,13 @@ def main(argv=None) -> int:
     try:
         vocab = load_vocab(args.vocab)
         model = load_checkpoint(args.checkpoint, vocab, args.vocab)
+        if args.key_strength != 1.0:
+            if not getattr(model, "key", False):
+                raise ExportError("--key-strength needs a model trained with --melody-key")
+            import torch
+            from melody_now import FEATURES
+            with torch.no_grad():  # the verification below then checks the scaled model
+                model.melody_logits[FEATURES:] *= args.key_strength
         name = args.name or os.path.basename(os.path.normpath(args.out))
         path = export(model, vocab, args.out, name, args)
     except (ExportError, ValueError) as e:

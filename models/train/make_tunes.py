@@ -377,6 +377,34 @@ def write_key_melodies(path: Path, melodies: list[dict]) -> None:
     path.write_text("[\n" + ",\n".join(lines) + "\n]\n")
 
 
+def write_validation_tunes(out: Path, melodies: list[dict]) -> list[dict]:
+    """The major and minor key melodies as tunes (index.json as write_tunes writes it), for
+    choosing a setting on other material than the tunes it is judged on. The modal riffs are
+    left out: the D dorian one is tune 05."""
+    out.mkdir(parents=True, exist_ok=True)
+    index = []
+    for i, m in enumerate(x for x in melodies if not x["kind"].startswith("modal")):
+        num_, den = (int(v) for v in m["meter"].split("/"))
+        tonic, mode = m["key"].split()
+        tune = {"title": m["name"], "meter": (num_, den), "tempo": 84 + 8 * (i % 7)}
+        notes = [(Fraction(on), Fraction(d), p) for on, d, p in m["notes"]]
+        name = f"{i + 1:02d}-{m['name']}.mid"
+        write_tune(out / name, tune, notes)
+        end = max(on + d for on, d, _ in notes)
+        bar_len = Fraction(4 * num_, den)
+        bars = -(-end // bar_len)
+        index.append({"file": name, "title": m["name"], **tune_label({"tonic": tonic, "mode": mode}),
+                      "tempo_bpm": tune["tempo"], "meter": m["meter"], "bars": int(bars),
+                      "quarters": num(bar_len * bars), "notes": len(notes),
+                      "range": [min(n[2] for n in notes), max(n[2] for n in notes)], "style": m["kind"]})
+    with open(out / "index.json", "w") as f:
+        json.dump({"about": "Validation tunes (models/train/make_tunes.py --validation-tunes): the major "
+                            "and minor key melodies of tests/data/key-melodies.json, one track, piano.",
+                   "rules": RULES, "tunes": index}, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    return index
+
+
 # ---------------------------------------------------------------- check
 
 def check(index: list[dict], melodies: list[dict], tunes_dir: Path) -> None:
@@ -408,6 +436,8 @@ def main() -> int:
     ap.add_argument("--tunes", type=Path, default=REPO / "examples" / "tunes", help="folder for the tunes")
     ap.add_argument("--key-melodies", type=Path, default=REPO / "tests" / "data" / "key-melodies.json")
     ap.add_argument("--check", action="store_true", help="print the KK key of every tune and melody")
+    ap.add_argument("--validation-tunes", type=Path, default=None, metavar="DIR",
+                    help="also write the major and minor key melodies as tunes (index.json) into DIR")
     args = ap.parse_args()
     index = write_tunes(args.tunes)
     melodies = key_melodies()
@@ -415,6 +445,9 @@ def main() -> int:
     keys = {m["key"] for m in melodies}
     print(f"{len(index)} tunes in {args.tunes}; {len(melodies)} melodies in {args.key_melodies} "
           f"({len(keys)} keys)")
+    if args.validation_tunes:
+        extra = write_validation_tunes(args.validation_tunes, melodies)
+        print(f"{len(extra)} validation tunes in {args.validation_tunes}")
     if args.check:
         check(index, melodies, args.tunes)
     return 0

@@ -73,7 +73,7 @@ impl MelodyNow {
         out.resize(new.len() * width, 0.0);
         self.active.clear();
         let mut weights = [0i64; 12];
-        let mut key = None;
+        let (mut key, mut key_stale) = (None, false);
         let len = history.len() + new.len();
         let at = |p: usize| -> i64 {
             i64::from(if p < history.len() {
@@ -104,7 +104,7 @@ impl MelodyNow {
                         });
                         if self.key {
                             weights[pitch_class] += length.max(1);
-                            key = melody_key(&weights);
+                            key_stale = true;
                         }
                     }
                 }
@@ -120,8 +120,16 @@ impl MelodyNow {
                     for s in self.active.iter().filter(|s| s.onset <= now && now < s.end) {
                         row[s.pitch_class] = 1.0;
                     }
-                    if let Some(k) = key {
-                        row[FEATURES + k] = 1.0;
+                    if self.key {
+                        // Found only where a row of `new` needs it: a decode step reads the
+                        // whole history but writes one row.
+                        if key_stale {
+                            key = melody_key(&weights);
+                            key_stale = false;
+                        }
+                        if let Some(k) = key {
+                            row[FEATURES + k] = 1.0;
+                        }
                     }
                 }
             }

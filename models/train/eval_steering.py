@@ -40,6 +40,8 @@ grid of sample.read_midi):
   gives the mean of the medians and the max of the maxima.
 - key follows: the KK key (sample.key_of) of the answer is one of the tune's follow_keys (the
   key; a modal tune's parent key too); held-out songs: equals the KK key of real part + melody.
+- tonic time (JSON only): share of the answer's summed note durations on the key's tonic pitch
+  class (the first follow key): a part that drones on the tonic scores high.
 - random notes: per input and seed, pitches uniform in the melody's (continue: the prompt's)
   range, onsets uniform on the 12-per-quarter grid of the window, durations 1-24 ticks, as many
   notes as the real part has (tunes: at the melody's notes per bar). Real part: held-out songs.
@@ -145,6 +147,10 @@ def score(ans, melody, start: int, span: int, scale, follow_keys, real=None, con
     m["chord_median"] = float(statistics.median(sizes)) if sizes else None
     m["chord_max"] = max(sizes) if sizes else None
     if ans:
+        # How much of the answer's sounding time is the key's tonic (a drone on it scores high).
+        home = parse_key(follow_keys[0])[0]
+        total = sum(max(n["dur"], 1) for n in ans)
+        m["tonic_time"] = sum(max(n["dur"], 1) for n in ans if n["pitch"] % 12 == home) / total
         tonic, mode, _ = key_of(ans)
         m["key"] = key_name(tonic, mode)
         m["key_follows"] = m["key"] in follow_keys
@@ -283,7 +289,8 @@ def summarize(recs: list[dict], seeds: int) -> dict:
     """Mean and worst single answer per metric; key follows per input."""
     s = {"answers": len(recs), "empty": sum(r["notes"] == 0 for r in recs)}
     for k, worst in (("in_key", min), ("consonance", min), ("timing_lift", None), ("melody_sounds", min), ("bass", min),
-                     ("pc_distance", max), ("notes_per_bar", None), ("chord_median", None), ("chord_max", None)):
+                     ("pc_distance", max), ("notes_per_bar", None), ("chord_median", None), ("chord_max", None),
+                     ("tonic_time", max)):
         vals = [r[k] for r in recs if r.get(k) is not None]
         if not vals:
             continue

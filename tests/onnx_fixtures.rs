@@ -197,25 +197,6 @@ fn melody_key_fixture_matches_pytorch_with_and_without_the_cache() {
     matches_pytorch("tiny-key");
 }
 
-/// A `model.json` that says the model reads the key, beside a graph whose `melody_now` has
-/// twelve columns, is refused when it loads, not when it first runs.
-#[test]
-fn a_melody_width_that_disagrees_with_the_graph_is_named() {
-    let dir = broken_copy("tiny-melody", "melody-width", |d| {
-        let path = d.join("model.json");
-        let mut spec: Value =
-            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        spec["melody_key"] = true.into();
-        std::fs::write(&path, spec.to_string()).unwrap();
-    });
-    let err = OnnxModel::load(&ModelSource::Folder(dir.clone()), SessionOptions::default())
-        .err()
-        .expect("must fail");
-    let text = err.to_string();
-    assert!(text.contains("melody_now"), "{text}");
-    std::fs::remove_dir_all(dir).unwrap();
-}
-
 #[test]
 fn a_full_context_is_an_error_not_a_panic() {
     let mut model = OnnxModel::load(
@@ -257,21 +238,38 @@ fn a_corrupt_onnx_file_is_reported() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-#[test]
-fn a_model_json_that_disagrees_with_the_graph_names_the_mismatch() {
-    let dir = broken_copy("tiny-beats", "heads", |d| {
+/// The error of loading a copy of a fixture whose `model.json` `edit` changed (it must fail).
+fn load_error_with_spec(name: &str, tag: &str, edit: impl FnOnce(&mut Value)) -> String {
+    let dir = broken_copy(name, tag, |d| {
         let path = d.join("model.json");
         let mut spec: Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        spec["num_heads"] = 4.into();
+        edit(&mut spec);
         std::fs::write(&path, spec.to_string()).unwrap();
     });
     let err = OnnxModel::load(&ModelSource::Folder(dir.clone()), SessionOptions::default())
         .err()
         .expect("must fail");
-    let text = err.to_string();
-    assert!(text.contains("past_key_values.0.key"), "{text}");
     std::fs::remove_dir_all(dir).unwrap();
+    err.to_string()
+}
+
+#[test]
+fn a_model_json_that_disagrees_with_the_graph_names_the_mismatch() {
+    let text = load_error_with_spec("tiny-beats", "heads", |spec| {
+        spec["num_heads"] = 4.into();
+    });
+    assert!(text.contains("past_key_values.0.key"), "{text}");
+}
+
+/// A `model.json` that says the model reads the key, beside a graph whose `melody_now` has
+/// twelve columns, is refused when it loads, not when it first runs.
+#[test]
+fn a_melody_width_that_disagrees_with_the_graph_is_named() {
+    let text = load_error_with_spec("tiny-melody", "melody-width", |spec| {
+        spec["melody_key"] = true.into();
+    });
+    assert!(text.contains("melody_now"), "{text}");
 }
 
 #[test]

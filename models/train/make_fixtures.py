@@ -129,10 +129,7 @@ def reference(model, ids: list[int], probe_ids: list[int]) -> dict:
 
 def ort_rows(session, model, ids: list[int]) -> list[np.ndarray]:
     """The rows expected.json describes, computed by ONNX Runtime the way the engine would (with the cache)."""
-    c = model.config
-    dec = ort_check.OrtDecoder(session, c.n_layer, c.n_head, c.n_embd // c.n_head,
-                               melody_vocab=getattr(model, "vocab", None),
-                               melody_key=bool(getattr(model, "key", False)))
+    dec = ort_check.OrtDecoder.for_model(session, model)
     lg = dec.feed(ids[:N_PREFIX])
     rows = [lg[0], lg[N_PREFIX // 2], lg[N_PREFIX - 1]]
     rows += [dec.feed(ids[t:t + 1])[-1] for t in range(N_PREFIX, N_PREFIX + N_DECODE)]

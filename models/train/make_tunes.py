@@ -271,12 +271,16 @@ def write_tunes(out: Path) -> list[dict]:
         if "note" in tune:
             entry["note"] = tune["note"]
         index.append(entry)
-    with open(out / "index.json", "w") as f:
-        json.dump({"about": "Made-up tunes (models/train/make_tunes.py): one track, piano, as a user "
-                            "plays them into a DAW. Labels and the rules behind them:",
-                   "rules": RULES, "tunes": index}, f, indent=1, ensure_ascii=False)
-        f.write("\n")
+    write_index(out, "Made-up tunes (models/train/make_tunes.py): one track, piano, as a user plays them "
+                     "into a DAW. Labels and the rules behind them:", index)
     return index
+
+
+def write_index(out: Path, about: str, index: list[dict]) -> None:
+    """out/index.json: what the tunes are, the labelling rules, and one entry per tune."""
+    with open(out / "index.json", "w") as f:
+        json.dump({"about": about, "rules": RULES, "tunes": index}, f, indent=1, ensure_ascii=False)
+        f.write("\n")
 
 
 # ---------------------------------------------------------------- 2. the key-finding melodies
@@ -397,11 +401,8 @@ def write_validation_tunes(out: Path, melodies: list[dict]) -> list[dict]:
                       "tempo_bpm": tune["tempo"], "meter": m["meter"], "bars": int(bars),
                       "quarters": num(bar_len * bars), "notes": len(notes),
                       "range": [min(n[2] for n in notes), max(n[2] for n in notes)], "style": m["kind"]})
-    with open(out / "index.json", "w") as f:
-        json.dump({"about": "Validation tunes (models/train/make_tunes.py --validation-tunes): the major "
-                            "and minor key melodies of tests/data/key-melodies.json, one track, piano.",
-                   "rules": RULES, "tunes": index}, f, indent=1, ensure_ascii=False)
-        f.write("\n")
+    write_index(out, "Validation tunes (models/train/make_tunes.py --validation-tunes): the major and minor "
+                     "key melodies of tests/data/key-melodies.json, one track, piano.", index)
     return index
 
 

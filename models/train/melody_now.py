@@ -76,6 +76,34 @@ class MelodyNowLM(nn.Module):
                    "logits": LOGITS_FILE, "vocab": self.vocab}, open(folder / SPEC_FILE, "w"), indent=1)
 
 
+def _accompaniment_notes(lines: np.ndarray, vocab: dict, count: int, rng, key: bool):
+    """For each of `count` random anticipated lines (picked with `rng`): the pitch classes of its
+    pitched event notes where the melody columns (the key's with `key`, else the twelve) are on at
+    the note's duration token, and those columns there."""
+    pick = np.sort(rng.choice(lines.shape[0], min(count, lines.shape[0]), replace=False))
+    no, mp, drums = vocab["note_offset"], vocab["max_pitch"], vocab["drum_instrument"]
+    for s in range(0, len(pick), 100):
+        block = lines[pick[s:s + 100]].astype(np.int64)
+        feats = features(block, vocab, key)
+        feats = feats[..., FEATURES:] if key else feats
+        for r in range(block.shape[0]):
+            if block[r, 0] != vocab["anticipate"]:
+                continue
+            at = np.arange(2, block.shape[1] - 1, 3)  # duration tokens: the next token is the note
+            notes = block[r, at + 1]
+            ok = ((notes >= no) & (notes < vocab["rest"]) & ((notes - no) // mp != drums)
+                  & (feats[r, at].sum(-1) > 0))
+            yield (notes[ok] - no) % mp % 12, feats[r, at[ok]]
+
+
+def _pitched_notes(vocab: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The ids of every pitched (not drum) note token, and their pitch classes."""
+    no, mp = vocab["note_offset"], vocab["max_pitch"]
+    notes = np.arange(no, vocab["rest"])
+    pitched = notes[(notes - no) // mp != vocab["drum_instrument"]]
+    return pitched, (pitched - no) % mp % 12
+
+
 def interval_prior(lines: np.ndarray, vocab: dict, count: int = 3000, seed: int = 0) -> np.ndarray:
     """How much likelier each interval between an accompaniment note and a melody pitch class is
     when that melody note sounds at the note's onset than when it sounds at another event of the
@@ -85,37 +113,22 @@ def interval_prior(lines: np.ndarray, vocab: dict, count: int = 3000, seed: int 
     add; `train.py --melody-prior` starts it there. On the v2 lines: unison/octave +0.52, minor
     second -1.36, major seventh -1.49, thirds and sixths +0.2 to +0.36."""
     rng = np.random.default_rng(seed)
-    pick = np.sort(rng.choice(lines.shape[0], min(count, lines.shape[0]), replace=False))
-    no, mp, drums = vocab["note_offset"], vocab["max_pitch"], vocab["drum_instrument"]
     now, elsewhere = np.ones(12), np.ones(12)  # add-one smoothing
-    for s in range(0, len(pick), 100):
-        block = lines[pick[s:s + 100]].astype(np.int64)
-        feats = features(block, vocab)
-        for r in range(block.shape[0]):
-            if block[r, 0] != vocab["anticipate"]:
-                continue
-            at = np.arange(2, block.shape[1] - 1, 3)  # duration tokens: the next token is the note
-            notes = block[r, at + 1]
-            ok = ((notes >= no) & (notes < vocab["rest"]) & ((notes - no) // mp != drums)
-                  & (feats[r, at].sum(-1) > 0))
-            if ok.sum() < 2:
-                continue
-            pcs, here = (notes[ok] - no) % mp % 12, feats[r, at[ok]]
-            there = here[rng.permutation(len(pcs))]
-            for k, pc in enumerate(pcs):
-                now[(pc - np.nonzero(here[k])[0]) % 12] += 1
-                elsewhere[(pc - np.nonzero(there[k])[0]) % 12] += 1
+    for pcs, here in _accompaniment_notes(lines, vocab, count, rng, key=False):
+        if len(pcs) < 2:
+            continue
+        there = here[rng.permutation(len(pcs))]
+        for k, pc in enumerate(pcs):
+            now[(pc - np.nonzero(here[k])[0]) % 12] += 1
+            elsewhere[(pc - np.nonzero(there[k])[0]) % 12] += 1
     return np.log(now / now.sum()) - np.log(elsewhere / elsewhere.sum())
 
 
 def prior_logits(g: np.ndarray, vocab: dict, vocab_size: int) -> np.ndarray:
     """The 12 x vocab matrix that adds g[(pc(note) - c) mod 12] to every pitched note token for
     each melody pitch class c sounding; zero for drums and every other token."""
-    no, mp = vocab["note_offset"], vocab["max_pitch"]
     out = np.zeros((FEATURES, vocab_size), np.float32)
-    notes = np.arange(no, vocab["rest"])
-    pitched = notes[(notes - no) // mp != vocab["drum_instrument"]]
-    pcs = (pitched - no) % mp % 12
+    pitched, pcs = _pitched_notes(vocab)
     for c in range(FEATURES):
         out[c, pitched] = g[(pcs - c) % 12]
     return out
@@ -144,33 +157,18 @@ def key_prior(lines: np.ndarray, vocab: dict, count: int = 3000, seed: int = 0) 
     random key: g[mode, i] = log P(i | mode) + log 12, i = (note - tonic) mod 12, over the event
     notes (not drums) of `count` random anticipated lines. `train.py --key-prior` starts the key
     rows of melody_logits there."""
-    rng = np.random.default_rng(seed)
-    pick = np.sort(rng.choice(lines.shape[0], min(count, lines.shape[0]), replace=False))
-    no, mp, drums = vocab["note_offset"], vocab["max_pitch"], vocab["drum_instrument"]
     counts = np.ones((2, 12))  # add-one smoothing
-    for s in range(0, len(pick), 100):
-        block = lines[pick[s:s + 100]].astype(np.int64)
-        keys = features(block, vocab, key=True)[..., FEATURES:]
-        for r in range(block.shape[0]):
-            if block[r, 0] != vocab["anticipate"]:
-                continue
-            at = np.arange(2, block.shape[1] - 1, 3)  # duration tokens: the next token is the note
-            notes = block[r, at + 1]
-            ok = ((notes >= no) & (notes < vocab["rest"]) & ((notes - no) // mp != drums)
-                  & (keys[r, at].sum(-1) > 0))
-            for pc, k in zip((notes[ok] - no) % mp % 12, keys[r, at[ok]].argmax(-1)):
-                counts[k // 12, (pc - k % 12) % 12] += 1
+    for pcs, keys in _accompaniment_notes(lines, vocab, count, np.random.default_rng(seed), key=True):
+        for pc, k in zip(pcs, keys.argmax(-1)):
+            counts[k // 12, (pc - k % 12) % 12] += 1
     return np.log(counts / counts.sum(1, keepdims=True)) + np.log(12)
 
 
 def key_prior_logits(g: np.ndarray, vocab: dict, vocab_size: int) -> np.ndarray:
     """The 24 x vocab matrix (the key rows of melody_logits) that adds g[mode, (pc(note) - tonic)
     mod 12] to every pitched note token for the melody's key tonic + 12 * mode; zero elsewhere."""
-    no, mp = vocab["note_offset"], vocab["max_pitch"]
     out = np.zeros((KEY_FEATURES, vocab_size), np.float32)
-    notes = np.arange(no, vocab["rest"])
-    pitched = notes[(notes - no) // mp != vocab["drum_instrument"]]
-    pcs = (pitched - no) % mp % 12
+    pitched, pcs = _pitched_notes(vocab)
     for k in range(KEY_FEATURES):
         out[k, pitched] = g[k // 12, (pcs - k % 12) % 12]
     return out

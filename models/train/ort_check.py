@@ -52,6 +52,14 @@ class OrtDecoder:
                          for _ in range(2 * n_layer)]
         self.reset()
 
+    @classmethod
+    def for_model(cls, session: ort.InferenceSession, model, shared_buffer: bool = False) -> "OrtDecoder":
+        """A decoder shaped like `model` (a GPT2LMHeadModel, or a melody_now.py model, whose
+        melody input it then computes, with the key when the model reads it)."""
+        cfg = model.config
+        return cls(session, cfg.n_layer, cfg.n_head, cfg.n_embd // cfg.n_head, shared_buffer, cfg.n_positions,
+                   getattr(model, "vocab", None), bool(getattr(model, "key", False)))
+
     def reset(self):
         empty = np.zeros((1, self.H, 0, self.D), np.float32)
         self.past = [empty] * (2 * self.L)
@@ -123,7 +131,6 @@ def verify(model, session, seed: int = 0, n_full: int = 200, n_prefill: int = 10
     cfg = model.config
     C, V = cfg.n_positions, cfg.vocab_size
     mv = getattr(model, "vocab", None)  # a melody_now.py model's vocabulary
-    mk = bool(getattr(model, "key", False))  # ... and whether it reads the melody's key
     rng = np.random.default_rng(seed)
     n_full = min(n_full, C)
     seq = rng.integers(0, V, size=C + slide_steps, dtype=np.int64)
@@ -133,7 +140,7 @@ def verify(model, session, seed: int = 0, n_full: int = 200, n_prefill: int = 10
 
     # (a) full sequence, no cache
     ref = torch_logits(model, seq[:n_full])
-    dec = OrtDecoder(session, cfg.n_layer, cfg.n_head, cfg.n_embd // cfg.n_head, only_shared, C, mv, mk)
+    dec = OrtDecoder.for_model(session, model, only_shared)
     errors["a_full_forward" + ("_shared_buffer" if only_shared else "")] = max_err(dec.feed(seq[:n_full]), ref)
 
     ref_full = torch_logits(model, seq[:C])
@@ -142,7 +149,7 @@ def verify(model, session, seed: int = 0, n_full: int = 200, n_prefill: int = 10
     ref_win = torch_logits(model, np.concatenate([window, seq[C:C + slide_steps]]))
     for shared in (True,) if only_shared else (False, True) if shared_buffer else (False,):
         tag = "_shared_buffer" if shared else ""
-        dec = OrtDecoder(session, cfg.n_layer, cfg.n_head, cfg.n_embd // cfg.n_head, shared, C, mv, mk)
+        dec = OrtDecoder.for_model(session, model, shared)
 
         # (b) prefill, token-by-token decode with the KV cache, then three 3-token chunks on top of the cache
         n_prefill = min(n_prefill, n_full - 10)
@@ -198,8 +205,7 @@ def mean_kl(model, session, seed: int = 0, n: int = 256, shared_buffer: bool = F
     cfg = model.config
     seq = np.random.default_rng(seed).integers(0, cfg.vocab_size, size=min(n, cfg.n_positions))
     ref = torch_logits(model, seq).astype(np.float64)
-    dec = OrtDecoder(session, cfg.n_layer, cfg.n_head, cfg.n_embd // cfg.n_head, shared_buffer, cfg.n_positions,
-                     getattr(model, "vocab", None), bool(getattr(model, "key", False)))
+    dec = OrtDecoder.for_model(session, model, shared_buffer)
     got = np.concatenate([dec.feed(seq[:1])] + [dec.feed(seq[t:t + 1]) for t in range(1, len(seq))])
     got = got.astype(np.float64)
     logp = ref - ref.max(1, keepdims=True)

@@ -35,6 +35,11 @@ const PROFILES: [[f64; 12]; 2] = [
     ],
 ];
 
+/// Numbers per position: the twelve, and the 24 key columns when `key`.
+pub fn width(key: bool) -> usize {
+    FEATURES + if key { KEY_FEATURES } else { 0 }
+}
+
 /// A control note read so far: its onset and end in ticks, and its pitch class.
 #[derive(Debug, Clone, Copy)]
 struct Sounding {
@@ -62,7 +67,7 @@ impl MelodyNow {
 
     /// Numbers per position.
     pub fn width(&self) -> usize {
-        FEATURES + if self.key { KEY_FEATURES } else { 0 }
+        width(self.key)
     }
 
     /// Writes into `out` (cleared first) the `new.len() * width()` features of the positions
@@ -146,14 +151,15 @@ pub fn melody_key(weights: &[i64; 12]) -> Option<usize> {
         return None;
     }
     let mean = weights.iter().map(|&w| w as f64).sum::<f64>() / 12.0;
+    // Each profile centred, with its norm: the same for every tonic.
     let centred = PROFILES.map(|profile| {
         let profile_mean = profile.iter().sum::<f64>() / 12.0;
-        profile.map(|x| x - profile_mean)
+        let profile = profile.map(|x| x - profile_mean);
+        (profile, profile.iter().map(|x| x * x).sum::<f64>().sqrt())
     });
     let mut best: Option<(f64, usize)> = None;
     for tonic in 0..12 {
-        for (mode, profile) in centred.iter().enumerate() {
-            let norm = profile.iter().map(|x| x * x).sum::<f64>().sqrt();
+        for (mode, &(profile, norm)) in centred.iter().enumerate() {
             let mut r = 0.0;
             for (i, &w) in weights.iter().enumerate() {
                 r += (w as f64 - mean) * profile[(i + 12 - tonic) % 12];
@@ -170,6 +176,12 @@ pub fn melody_key(weights: &[i64; 12]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A JSON file of the repository, by its path from this crate.
+    fn read_json(path: &str) -> serde_json::Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
 
     /// Positions with sounding pitch classes (as bitmasks), and positions with a key.
     type Sparse = (Vec<(usize, u32)>, Vec<(usize, usize)>);
@@ -213,10 +225,7 @@ mod tests {
 
     #[test]
     fn features_match_the_training_code_on_real_and_random_lines() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../tests/fixtures/melody-now/lines.json");
-        let fixture: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let fixture = read_json("../../tests/fixtures/melody-now/lines.json");
         let spec = VocabSpec::beats();
         let lines = fixture["lines"].as_array().unwrap();
         assert!(lines.len() >= 3);
@@ -235,10 +244,7 @@ mod tests {
 
     #[test]
     fn without_the_key_the_features_are_the_twelve_alone() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../tests/fixtures/melody-now/lines.json");
-        let fixture: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let fixture = read_json("../../tests/fixtures/melody-now/lines.json");
         let spec = VocabSpec::beats();
         let tokens: Vec<u32> =
             serde_json::from_value(fixture["lines"][0]["tokens"].clone()).unwrap();
@@ -258,10 +264,7 @@ mod tests {
     /// histogram of each, weighted by duration in 1/12 beats, has its labelled key.
     #[test]
     fn the_melody_key_of_labelled_melodies_is_their_key() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../tests/data/key-melodies.json");
-        let melodies: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let melodies = read_json("../../tests/data/key-melodies.json");
         let names = [
             "C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B",
         ];

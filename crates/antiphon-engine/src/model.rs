@@ -214,12 +214,7 @@ impl ModelSpec {
     /// Numbers per position of the `melody_now` input: the twelve pitch classes sounding now,
     /// and the 24 keys when the model reads the melody's key.
     pub fn melody_width(&self) -> usize {
-        crate::melody_now::FEATURES
-            + if self.melody_key {
-                crate::melody_now::KEY_FEATURES
-            } else {
-                0
-            }
+        crate::melody_now::width(self.melody_key)
     }
 
     /// Input names of a decoder with `num_layers` blocks (DESIGN §5), with or without the

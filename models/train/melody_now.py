@@ -77,7 +77,7 @@ class MelodyNowLM(nn.Module):
 
 
 def _accompaniment_notes(lines: np.ndarray, vocab: dict, count: int, rng, key: bool):
-    """For each of `count` random anticipated lines (picked with `rng`): the pitch classes of its
+    """For each of `count` random anticipated lines (picked with `rng`): the pitches of its
     pitched event notes where the melody columns (the key's with `key`, else the twelve) are on at
     the note's duration token, and those columns there."""
     pick = np.sort(rng.choice(lines.shape[0], min(count, lines.shape[0]), replace=False))
@@ -93,15 +93,15 @@ def _accompaniment_notes(lines: np.ndarray, vocab: dict, count: int, rng, key: b
             notes = block[r, at + 1]
             ok = ((notes >= no) & (notes < vocab["rest"]) & ((notes - no) // mp != drums)
                   & (feats[r, at].sum(-1) > 0))
-            yield (notes[ok] - no) % mp % 12, feats[r, at[ok]]
+            yield (notes[ok] - no) % mp, feats[r, at[ok]]
 
 
 def _pitched_notes(vocab: dict) -> tuple[np.ndarray, np.ndarray]:
-    """The ids of every pitched (not drum) note token, and their pitch classes."""
+    """The ids of every pitched (not drum) note token, and their pitches."""
     no, mp = vocab["note_offset"], vocab["max_pitch"]
     notes = np.arange(no, vocab["rest"])
     pitched = notes[(notes - no) // mp != vocab["drum_instrument"]]
-    return pitched, (pitched - no) % mp % 12
+    return pitched, (pitched - no) % mp
 
 
 def interval_prior(lines: np.ndarray, vocab: dict, count: int = 3000, seed: int = 0) -> np.ndarray:
@@ -114,7 +114,8 @@ def interval_prior(lines: np.ndarray, vocab: dict, count: int = 3000, seed: int 
     second -1.36, major seventh -1.49, thirds and sixths +0.2 to +0.36."""
     rng = np.random.default_rng(seed)
     now, elsewhere = np.ones(12), np.ones(12)  # add-one smoothing
-    for pcs, here in _accompaniment_notes(lines, vocab, count, rng, key=False):
+    for pitches, here in _accompaniment_notes(lines, vocab, count, rng, key=False):
+        pcs = pitches % 12
         if len(pcs) < 2:
             continue
         there = here[rng.permutation(len(pcs))]
@@ -128,7 +129,8 @@ def prior_logits(g: np.ndarray, vocab: dict, vocab_size: int) -> np.ndarray:
     """The 12 x vocab matrix that adds g[(pc(note) - c) mod 12] to every pitched note token for
     each melody pitch class c sounding; zero for drums and every other token."""
     out = np.zeros((FEATURES, vocab_size), np.float32)
-    pitched, pcs = _pitched_notes(vocab)
+    pitched, pitches = _pitched_notes(vocab)
+    pcs = pitches % 12
     for c in range(FEATURES):
         out[c, pitched] = g[(pcs - c) % 12]
     return out
@@ -151,26 +153,31 @@ def load_lm(path, **kwargs):
     return model
 
 
-def key_prior(lines: np.ndarray, vocab: dict, count: int = 3000, seed: int = 0) -> np.ndarray:
+def key_prior(lines: np.ndarray, vocab: dict, count: int = 3000, seed: int = 0,
+              bands: tuple[int, ...] = ()) -> np.ndarray:
     """How much likelier each pitch class of an accompaniment note is, counted from the tonic of
     the key its melody has so far (features' key columns), than in a line whose melody is in a
-    random key: g[mode, i] = log P(i | mode) + log 12, i = (note - tonic) mod 12, over the event
-    notes (not drums) of `count` random anticipated lines. `train.py --key-prior` starts the key
-    rows of melody_logits there."""
-    counts = np.ones((2, 12))  # add-one smoothing
-    for pcs, keys in _accompaniment_notes(lines, vocab, count, np.random.default_rng(seed), key=True):
-        for pc, k in zip(pcs, keys.argmax(-1)):
-            counts[k // 12, (pc - k % 12) % 12] += 1
-    return np.log(counts / counts.sum(1, keepdims=True)) + np.log(12)
+    random key: g[mode, band, i] = log P(i | mode, band) + log 12, i = (note - tonic) mod 12,
+    over the event notes (not drums) of `count` random anticipated lines. `bands` are the lowest
+    pitches of the registers after the first (e.g. (52, 72): below E3, E3-B4, C5 and up), each
+    counted on its own: a bass note names the key more often than a note above it. `train.py
+    --key-prior` starts the key rows of melody_logits there."""
+    counts = np.ones((2, len(bands) + 1, 12))  # add-one smoothing
+    for pitches, keys in _accompaniment_notes(lines, vocab, count, np.random.default_rng(seed), key=True):
+        for pitch, k in zip(pitches, keys.argmax(-1)):
+            counts[k // 12, np.searchsorted(bands, pitch, side="right"), (pitch - k % 12) % 12] += 1
+    return np.log(counts / counts.sum(-1, keepdims=True)) + np.log(12)
 
 
-def key_prior_logits(g: np.ndarray, vocab: dict, vocab_size: int) -> np.ndarray:
-    """The 24 x vocab matrix (the key rows of melody_logits) that adds g[mode, (pc(note) - tonic)
-    mod 12] to every pitched note token for the melody's key tonic + 12 * mode; zero elsewhere."""
+def key_prior_logits(g: np.ndarray, vocab: dict, vocab_size: int, bands: tuple[int, ...] = ()) -> np.ndarray:
+    """The 24 x vocab matrix (the key rows of melody_logits) that adds g[mode, band(note),
+    (pc(note) - tonic) mod 12] to every pitched note token for the melody's key tonic + 12 * mode
+    (g as `key_prior` gives it, with the same `bands`); zero elsewhere."""
     out = np.zeros((KEY_FEATURES, vocab_size), np.float32)
-    pitched, pcs = _pitched_notes(vocab)
+    pitched, pitches = _pitched_notes(vocab)
+    band = np.searchsorted(bands, pitches, side="right")
     for k in range(KEY_FEATURES):
-        out[k, pitched] = g[k // 12, (pcs - k % 12) % 12]
+        out[k, pitched] = g[k // 12, band, (pitches - k % 12) % 12]
     return out
 
 

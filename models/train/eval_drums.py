@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""What Instrument = Drums plays: drum answers to the made-up tunes against real drumming.
+
+    python eval_drums.py --model ../antiphon-small --seeds 1-3 --out work/drums-eval.json \
+        --table work/drums-eval.md [--render work/drums-render]
+
+For every 4/4 tune of `--tunes` (index.json, make_tunes.py) and seed, `antiphon accompany
+--instrument drums --only-new` (the plugin's defaults); the same measures on the first bars of
+the Groove MIDI Dataset's test-split beats (`--groove`), which no model trained on:
+
+- hits per bar; the share of hits on the kit's keys (the General MIDI drum map and the two
+  hi-hat edge keys of the dataset's kit, 22 and 26) and on kick, snare, hi-hat/cymbal;
+- backbeat: the share of snare hits on beats 2 and 4; downbeat kick: the share of bars with a
+  kick on beat 1;
+- on the grid: the share of onsets on a sixteenth or an eighth-note triplet (12 ticks per quarter);
+- repetition: how alike consecutive bars' onset patterns are (Jaccard of their sixteenth slots).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import subprocess
+import tempfile
+from pathlib import Path
+
+import mido
+
+from eval_steering import parse_seeds
+
+TPQ = 12
+BAR = 4 * TPQ
+DRUM_CHANNEL = 9
+KICK = {35, 36}
+SNARE = {37, 38, 40}
+HATS_CYMBALS = {22, 26, 42, 44, 46, 49, 51, 52, 53, 55, 57, 59}
+KIT = set(range(35, 82)) | {22, 26}
+HERE = Path(__file__).resolve().parent
+
+
+def drum_onsets(path: Path) -> list[tuple[int, int]]:
+    """(onset in 12-per-quarter ticks, key) of the file's channel-10 notes."""
+    midi = mido.MidiFile(path)
+    out = []
+    for track in midi.tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if msg.type == "note_on" and msg.velocity > 0 and msg.channel == DRUM_CHANNEL:
+                out.append((round(tick * TPQ / midi.ticks_per_beat), msg.note))
+    return sorted(out)
+
+
+def measure(hits: list[tuple[int, int]], bars: int) -> dict:
+    hits = [(t, k) for t, k in hits if t < bars * BAR]
+    n = len(hits)
+    share = (lambda keys: sum(k in keys for _, k in hits) / n) if n else (lambda keys: None)
+    snares = [t for t, k in hits if k in SNARE]
+    slots = [{(t % BAR) // 3 for t, _ in hits if t // BAR == b and t % 3 == 0} for b in range(bars)]
+    pairs = [(a, b) for a, b in zip(slots, slots[1:]) if a or b]
+    return {
+        "hits_per_bar": n / bars,
+        "kit": share(KIT), "kick": share(KICK), "snare": share(SNARE), "hats_cymbals": share(HATS_CYMBALS),
+        "backbeat": sum((t % BAR) in (TPQ, 3 * TPQ) for t in snares) / len(snares) if snares else None,
+        "downbeat_kick": sum(any(t == b * BAR and k in KICK for t, k in hits) for b in range(bars)) / bars,
+        "on_grid": sum(t % 3 == 0 or t % 4 == 0 for t, _ in hits) / n if n else None,
+        "repetition": statistics.mean(len(a & b) / len(a | b) for a, b in pairs) if pairs else None,
+    }
+
+
+def mean_of(rows: list[dict]) -> dict:
+    keys = rows[0].keys()
+    return {k: statistics.mean(v) if (v := [r[k] for r in rows if r[k] is not None]) else None for k in keys}
+
+
+def groove_reference(groove: Path, bars: int) -> list[dict]:
+    with open(groove / "info.csv", encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f)
+                if r["split"] == "test" and r["beat_type"] == "beat" and r["time_signature"] == "4-4"]
+    out = []
+    for r in rows:
+        hits = drum_onsets(groove / r["midi_filename"])
+        if hits and hits[-1][0] >= bars * BAR:  # long enough to measure
+            out.append(measure(hits, bars))
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", type=Path, default=None, help="model folder (default: the built-in model)")
+    p.add_argument("--binary", type=Path, default=HERE.parents[1] / "target/release/antiphon")
+    p.add_argument("--tunes", type=Path, default=HERE.parents[1] / "examples/tunes")
+    p.add_argument("--groove", type=Path, default=HERE.parents[2] / "shared/data/groove")
+    p.add_argument("--seeds", default="1-3")
+    p.add_argument("--bars", type=int, default=8)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--table", type=Path)
+    p.add_argument("--render", type=Path, help="keep the answers' MIDI files here")
+    args = p.parse_args()
+    index = json.load(open(args.tunes / "index.json", encoding="utf-8"))
+    tunes = [t for t in index["tunes"] if t["meter"] == "4/4"]
+    answers = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for tune in tunes:
+            for seed in parse_seeds(args.seeds):
+                out = (args.render or Path(scratch)) / f"{Path(tune['file']).stem}.drums.s{seed}.mid"
+                out.parent.mkdir(parents=True, exist_ok=True)
+                cmd = [str(args.binary), "accompany", str(args.tunes / tune["file"]), "-o", str(out),
+                       "--instrument", "drums", "--only-new", "--seed", str(seed)]
+                if args.model:
+                    cmd += ["--model", str(args.model)]
+                subprocess.run(cmd, check=True, capture_output=True)
+                bars = min(args.bars, int(tune["quarters"] // 4))
+                answers[f"{Path(tune['file']).stem} s{seed}"] = measure(drum_onsets(out), bars)
+    real = groove_reference(args.groove, args.bars)
+    result = {"model": str(args.model or "built-in"), "seeds": args.seeds, "bars": args.bars,
+              "answers": answers, "answers_mean": mean_of(list(answers.values())),
+              "groove_test_beats": len(real), "groove_mean": mean_of(real)}
+    args.out.write_text(json.dumps(result, indent=1))
+    cols = list(result["answers_mean"])
+    fmt = lambda v: "—" if v is None else f"{v:.2f}"  # noqa: E731
+    lines = ["| | " + " | ".join(c.replace("_", " ") for c in cols) + " |", "|" + " --- |" * (len(cols) + 1),
+             f"| answers ({len(answers)}) | " + " | ".join(fmt(result["answers_mean"][c]) for c in cols) + " |",
+             f"| Groove test beats ({len(real)}) | " + " | ".join(fmt(result["groove_mean"][c]) for c in cols) + " |"]
+    table = "\n".join(lines) + "\n"
+    if args.table:
+        args.table.write_text(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

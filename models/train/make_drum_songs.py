@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""Drum parts for training (issue 13): Groove MIDI performances, alone and under real songs.
+
+    python make_drum_songs.py --groove ../../../shared/data/groove --songs work/split/train \
+        --out work/drums --seed 1
+
+Writes, for each side of the Groove dataset's own split (`info.csv`: train, validation, test):
+
+- `<out>/groove-<side>/`: symbolic links to that side's performances (beats and fills), which
+  `antiphon tokenize` reads as they are: drum lines, autoregressive, never transposed;
+- `<out>/songs-<side>/` (train side only, and only with `--songs`): one file per 4/4 beat
+  performance: a real 4/4 song of the training split (voice and accompaniment, unchanged) with
+  the performance looped under it, bar-aligned, on General MIDI channel 10. `antiphon tokenize
+  --accompany-share` makes accompaniment lines of them (the voice as controls, the piano part
+  and the drums as events), so the model meets drums beside a melody it answers, which is what
+  Instrument = Drums asks of it. The drums do not follow the song's form; they keep its metre.
+
+The dataset records the drummers playing to a click at the file's tempo, so its ticks are beats
+(480 per quarter); a song's ticks are scaled from its own resolution. A song is used when every
+time signature in it is 4/4 and the first is at tick 0 (a pickup bar written as a short bar
+would shift the downbeat); each song carries at most one performance.
+"""
+
+import argparse
+import csv
+import json
+import random
+from pathlib import Path
+
+import mido
+
+DRUM_CHANNEL = 9
+BAR_BEATS = 4
+
+
+def performances(groove: Path) -> list[dict]:
+    """The rows of the dataset's index, in its order."""
+    with open(groove / "info.csv", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def is_plain_four_four(midi: mido.MidiFile) -> bool:
+    """Every time signature is 4/4, and there is one at tick 0."""
+    signatures = []
+    for track in midi.tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if msg.type == "time_signature":
+                signatures.append((tick, msg.numerator, msg.denominator))
+    return (bool(signatures) and min(t for t, _, _ in signatures) == 0
+            and all((n, d) == (4, 4) for _, n, d in signatures))
+
+
+def drum_notes(midi: mido.MidiFile) -> list[tuple[float, float, int, int]]:
+    """(onset, duration, note, velocity) of the channel-10 notes, in beats from the start; a note
+    left open is closed at its next onset or, at the end, a sixteenth after it began."""
+    notes, open_at = [], {}
+    for track in midi.tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if msg.type not in ("note_on", "note_off") or msg.channel != DRUM_CHANNEL:
+                continue
+            beat = tick / midi.ticks_per_beat
+            if msg.note in open_at:
+                onset, velocity = open_at.pop(msg.note)
+                notes.append((onset, beat - onset, msg.note, velocity))
+            if msg.type == "note_on" and msg.velocity > 0:
+                open_at[msg.note] = (beat, msg.velocity)
+    notes += [(onset, 0.25, note, velocity) for note, (onset, velocity) in open_at.items()]
+    return sorted(notes)
+
+
+def song_beats(midi: mido.MidiFile) -> float:
+    """Where the song's last event is, in beats."""
+    return max(sum(m.time for m in track) for track in midi.tracks) / midi.ticks_per_beat
+
+
+def drum_track(notes: list[tuple[float, float, int, int]], beats: float, ticks_per_beat: int,
+               ) -> mido.MidiTrack:
+    """The performance looped in whole bars to cover `beats`, as one channel-10 track: a note is
+    kept when its onset is inside the loop and before the song's end."""
+    loop = max(BAR_BEATS, BAR_BEATS * round(notes[-1][0] / BAR_BEATS))
+    events = []
+    start = 0.0
+    while start < beats:
+        for onset, duration, note, velocity in notes:
+            at = start + onset
+            if onset >= loop or at >= beats:
+                continue
+            on = round(at * ticks_per_beat)
+            off = max(on + 1, round((at + min(duration, 1.0)) * ticks_per_beat))
+            events += [(on, 1, note, velocity), (off, 0, note, 0)]
+        start += loop
+    events.sort()  # at equal ticks, offsets (0) before onsets (1)
+    track = mido.MidiTrack([mido.MetaMessage("track_name", name="Drums", time=0)])
+    now = 0
+    for tick, is_on, note, velocity in events:
+        kind = "note_on" if is_on else "note_off"
+        track.append(mido.Message(kind, channel=DRUM_CHANNEL, note=note, velocity=velocity,
+                                  time=tick - now))
+        now = tick
+    return track
+
+
+def link_side(rows: list[dict], groove: Path, side: str, out: Path) -> int:
+    folder = out / f"groove-{side}"
+    folder.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for row in rows:
+        if row["split"] != side:
+            continue
+        source = (groove / row["midi_filename"]).resolve()
+        link = folder / row["midi_filename"].replace("/", "_")
+        if not link.exists():
+            link.symlink_to(source)
+        count += 1
+    return count
+
+
+def make_songs(rows: list[dict], groove: Path, songs: Path, out: Path, seed: int) -> list[dict]:
+    beats = [r for r in rows if r["split"] == "train" and r["beat_type"] == "beat"
+             and r["time_signature"] == "4-4"]
+    candidates = []
+    for path in sorted(songs.rglob("*.mid")):
+        try:
+            midi = mido.MidiFile(path)
+        except (OSError, ValueError, EOFError, KeyError) as e:
+            print(f"skipped {path}: {e}")
+            continue
+        if is_plain_four_four(midi) and not drum_notes(midi):
+            candidates.append(path)
+    rng = random.Random(seed)
+    rng.shuffle(candidates)
+    folder = out / "songs-train"
+    folder.mkdir(parents=True, exist_ok=True)
+    made = []
+    for row, song_path in zip(beats, candidates):
+        song = mido.MidiFile(song_path)
+        notes = drum_notes(mido.MidiFile(groove / row["midi_filename"]))
+        if not notes:
+            continue
+        song.tracks.append(drum_track(notes, song_beats(song), song.ticks_per_beat))
+        name = f"{len(made):04d}-{Path(row['midi_filename']).stem}-{song_path.stem}.mid"
+        song.save(folder / name)
+        made.append({"file": name, "song": str(song_path.relative_to(songs)),
+                     "groove": row["midi_filename"], "style": row["style"]})
+    print(f"{len(candidates)} 4/4 songs without drums; {len(made)} drum songs written")
+    return made
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--groove", type=Path, default=Path("../../../shared/data/groove"))
+    p.add_argument("--songs", type=Path, help="a folder of training songs (e.g. work/split/train)")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--seed", type=int, default=1)
+    args = p.parse_args()
+    rows = performances(args.groove)
+    summary = {side: link_side(rows, args.groove, side, args.out)
+               for side in ("train", "validation", "test")}
+    print("performances linked:", summary)
+    if args.songs:
+        made = make_songs(rows, args.groove, args.songs, args.out, args.seed)
+        with open(args.out / "songs-train.json", "w", encoding="utf-8") as f:
+            json.dump(made, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

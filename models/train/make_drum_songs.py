@@ -8,12 +8,16 @@ Writes, for each side of the Groove dataset's own split (`info.csv`: train, vali
 
 - `<out>/groove-<side>/`: symbolic links to that side's performances (beats and fills), which
   `antiphon tokenize` reads as they are: drum lines, autoregressive, never transposed;
-- `<out>/songs-<side>/` (train side only, and only with `--songs`): one file per 4/4 beat
-  performance: a real 4/4 song of the training split (voice and accompaniment, unchanged) with
-  the performance looped under it, bar-aligned, on General MIDI channel 10. `antiphon tokenize
+- `<out>/songs-train/` (only with `--songs`): one file per 4/4 beat performance of the train
+  side: a real 4/4 song of the training split (voice and accompaniment, unchanged) with the
+  performance looped under it, bar-aligned, on General MIDI channel 10. `antiphon tokenize
   --accompany-share` makes accompaniment lines of them (the voice as controls, the piano part
-  and the drums as events), so the model meets drums beside a melody it answers, which is what
-  Instrument = Drums asks of it. The drums do not follow the song's form; they keep its metre.
+  and the drums as events), so the model meets drums in a band;
+- `<out>/duos-train/` (only with `--songs`): the same performances under the melody alone of
+  another song (the track `antiphon tokenize` takes as the melody: the first with a voice-like
+  program, else violin I): accompaniment lines whose only events are drums, which is what
+  Instrument = Drums asks of the model. The drums do not follow a song's form; they keep its
+  metre.
 
 The dataset records the drummers playing to a click at the file's tempo, so its ticks are beats
 (480 per quarter); a song's ticks are scaled from its own resolution. A song is used when every
@@ -31,6 +35,12 @@ import mido
 
 DRUM_CHANNEL = 9
 BAR_BEATS = 4
+VIOLIN = 40
+
+
+def is_voice_like(program: int) -> bool:
+    """As crates/antiphon-tokens/src/parts.rs: choir, voice and synth voice, reeds and pipes."""
+    return 52 <= program <= 54 or 64 <= program <= 79
 
 
 def performances(groove: Path) -> list[dict]:
@@ -70,6 +80,22 @@ def drum_notes(midi: mido.MidiFile) -> list[tuple[float, float, int, int]]:
                 open_at[msg.note] = (beat, msg.velocity)
     notes += [(onset, 0.25, note, velocity) for note, (onset, velocity) in open_at.items()]
     return sorted(notes)
+
+
+def melody_track(midi: mido.MidiFile) -> int | None:
+    """The track `antiphon tokenize` gives as controls: the first whose first pitched note has a
+    voice-like program, else the first with the violin's (programs as set on its channel)."""
+    firsts = []
+    for i, track in enumerate(midi.tracks):
+        programs = [0] * 16
+        for msg in track:
+            if msg.type == "program_change":
+                programs[msg.channel] = msg.program
+            elif msg.type == "note_on" and msg.velocity > 0 and msg.channel != DRUM_CHANNEL:
+                firsts.append((i, programs[msg.channel]))
+                break
+    voice = [i for i, p in firsts if is_voice_like(p)] or [i for i, p in firsts if p == VIOLIN]
+    return voice[0] if voice else None
 
 
 def song_beats(midi: mido.MidiFile) -> float:
@@ -119,7 +145,9 @@ def link_side(rows: list[dict], groove: Path, side: str, out: Path) -> int:
     return count
 
 
-def make_songs(rows: list[dict], groove: Path, songs: Path, out: Path, seed: int) -> list[dict]:
+def make_songs(rows: list[dict], groove: Path, songs: Path, out: Path, seed: int, duos: bool) -> list[dict]:
+    """Songs with a drum part (`duos`: the melody alone with a drum part), one per 4/4 beat
+    performance of the train side, each song used once."""
     beats = [r for r in rows if r["split"] == "train" and r["beat_type"] == "beat"
              and r["time_signature"] == "4-4"]
     candidates = []
@@ -129,11 +157,11 @@ def make_songs(rows: list[dict], groove: Path, songs: Path, out: Path, seed: int
         except (OSError, ValueError, EOFError, KeyError) as e:
             print(f"skipped {path}: {e}")
             continue
-        if is_plain_four_four(midi) and not drum_notes(midi):
+        if is_plain_four_four(midi) and not drum_notes(midi) and (not duos or melody_track(midi) is not None):
             candidates.append(path)
-    rng = random.Random(seed)
+    rng = random.Random(seed + duos)
     rng.shuffle(candidates)
-    folder = out / "songs-train"
+    folder = out / ("duos-train" if duos else "songs-train")
     folder.mkdir(parents=True, exist_ok=True)
     made = []
     for row, song_path in zip(beats, candidates):
@@ -141,12 +169,17 @@ def make_songs(rows: list[dict], groove: Path, songs: Path, out: Path, seed: int
         notes = drum_notes(mido.MidiFile(groove / row["midi_filename"]))
         if not notes:
             continue
+        if duos:  # the melody and the tracks without notes (tempo, metre)
+            keep = melody_track(song)
+            song.tracks = [t for i, t in enumerate(song.tracks)
+                           if i == keep or not any(m.type == "note_on" for m in t)]
         song.tracks.append(drum_track(notes, song_beats(song), song.ticks_per_beat))
         name = f"{len(made):04d}-{Path(row['midi_filename']).stem}-{song_path.stem}.mid"
         song.save(folder / name)
         made.append({"file": name, "song": str(song_path.relative_to(songs)),
                      "groove": row["midi_filename"], "style": row["style"]})
-    print(f"{len(candidates)} 4/4 songs without drums; {len(made)} drum songs written")
+    print(f"{len(candidates)} 4/4 songs without drums{' with a melody' if duos else ''}; "
+          f"{len(made)} written to {folder}")
     return made
 
 
@@ -162,9 +195,11 @@ def main() -> None:
                for side in ("train", "validation", "test")}
     print("performances linked:", summary)
     if args.songs:
-        made = make_songs(rows, args.groove, args.songs, args.out, args.seed)
-        with open(args.out / "songs-train.json", "w", encoding="utf-8") as f:
-            json.dump(made, f, indent=1)
+        for duos in (False, True):
+            made = make_songs(rows, args.groove, args.songs, args.out, args.seed, duos)
+            name = "duos-train.json" if duos else "songs-train.json"
+            with open(args.out / name, "w", encoding="utf-8") as f:
+                json.dump(made, f, indent=1)
 
 
 if __name__ == "__main__":

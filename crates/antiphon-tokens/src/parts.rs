@@ -18,23 +18,27 @@ pub const VIOLIN_PROGRAM: u8 = 40;
 
 /// The melody track of a file, or `None`:
 ///
-/// 1. the file needs notes on at least two tracks (else there is nothing to accompany);
-/// 2. the first track (in file order) whose first note has a voice-like program
+/// 1. the file needs notes on at least two tracks, drums included (a voice over a drum kit is
+///    accompanied by the kit);
+/// 2. the first track (in file order) whose first pitched note has a voice-like program
 ///    ([`is_voice_like`]): the voice of a song, the top voice of a choral piece;
-/// 3. otherwise the first track whose first note has program 40: violin I of a quartet.
+/// 3. otherwise the first track whose first pitched note has program 40: violin I of a quartet.
 ///
-/// A track's program is that of its first note; later program changes on it (pizzicato,
-/// tremolo) keep the notes in the part. Drum notes are ignored.
+/// A track's program is that of its first pitched note; later program changes on it
+/// (pizzicato, tremolo) keep the notes in the part. Drum notes never make a track the melody.
 pub fn melody_track(sources: &[NoteSource]) -> Option<u16> {
-    // (track, program of its first note), in order of first appearance.
+    let mut tracks: Vec<u16> = sources.iter().map(|s| s.track).collect();
+    tracks.sort_unstable();
+    tracks.dedup();
+    if tracks.len() < 2 {
+        return None;
+    }
+    // (track, program of its first pitched note), in order of first appearance.
     let mut firsts: Vec<(u16, u8)> = Vec::new();
     for s in sources.iter().filter(|s| !s.is_drum) {
         if !firsts.iter().any(|&(t, _)| t == s.track) {
             firsts.push((s.track, s.program));
         }
-    }
-    if firsts.len() < 2 {
-        return None;
     }
     firsts.sort_by_key(|&(t, _)| t);
     firsts
@@ -78,15 +82,26 @@ mod tests {
         assert_eq!(melody_track(&s), Some(2));
     }
 
+    fn drum(track: u16) -> NoteSource {
+        NoteSource {
+            track,
+            program: 0,
+            is_drum: true,
+        }
+    }
+
     #[test]
     fn no_melody_for_one_track_or_no_candidate() {
         assert_eq!(melody_track(&[src(1, 68), src(1, 68)]), None);
         assert_eq!(melody_track(&[src(1, 0), src(2, 41)]), None);
-        let drum = NoteSource {
-            track: 2,
-            program: 0,
-            is_drum: true,
-        };
-        assert_eq!(melody_track(&[src(1, 68), drum]), None);
+        assert_eq!(melody_track(&[drum(1), drum(2)]), None);
+        // Drums on the voice's own track are not a second part.
+        assert_eq!(melody_track(&[src(1, 68), drum(1)]), None);
+    }
+
+    #[test]
+    fn a_voice_over_drums_is_accompanied_by_the_drums() {
+        assert_eq!(melody_track(&[drum(2), src(1, 68)]), Some(1));
+        assert_eq!(melody_track(&[src(3, 0), drum(2)]), None);
     }
 }

@@ -588,6 +588,10 @@ fn run_info(a: InfoArgs) -> Result<(), Failure> {
         s.context_length,
         params as f64 / 1e6
     );
+    match &s.weight_quantization {
+        Some(q) => println!("weights:        {q}; the rest {}", s.dtype),
+        None => println!("weights:        {}", s.dtype),
+    }
     if s.has_melody_now() {
         let key = if s.melody_key {
             ", and the melody's key so far"

@@ -229,6 +229,7 @@ fn info_and_bench_describe_the_model() {
     assert!(res.status.success(), "{}", stderr(&res));
     let text = String::from_utf8_lossy(&res.stdout);
     assert!(text.contains("55028 ids") && text.contains("CPU"), "{text}");
+    assert!(text.contains("weights:        float32\n"), "{text}");
 
     let res = run(&[
         "bench",

@@ -122,6 +122,10 @@ pub struct ModelSpec {
     pub hidden_size: usize,
     /// Weight type: `float32`, or `float16` (an export for CUDA, float32 at its inputs and outputs).
     pub dtype: String,
+    /// How the matrices are stored when not as `dtype`, e.g. `int8, blocks of 32
+    /// (com.microsoft.MatMulNBits)`; ONNX Runtime dequantizes them, the engine does nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_quantization: Option<String>,
     /// Whether block i divides attention scores by i + 1 (AMT checkpoints do).
     #[serde(default)]
     pub scale_attn_by_inverse_layer_idx: bool,

@@ -41,7 +41,20 @@ def main() -> int:
             ids.add(m.group(1))
     rows = sorted((index[i] for i in ids), key=lambda r: (r["composer"].lower(), r["title"].lower(), int(r["mutopia_id"])))
     lines = [
-        "# Credits: the Creative Commons Attribution pieces antiphon-small was trained on",
+        "# Credits: the Creative Commons Attribution data antiphon-small was trained on",
+        "",
+        "## The Groove MIDI Dataset (drums)",
+        "",
+        "Jon Gillick, Adam Roberts, Jesse Engel, Douglas Eck, and David Bamman. \"Learning to Groove "
+        "with Inverse Sequence Transformations.\" International Conference on Machine Learning (ICML), "
+        "2019. The Groove MIDI Dataset, Google Magenta "
+        "(https://magenta.tensorflow.org/datasets/groove). Creative Commons Attribution 4.0 "
+        "(https://creativecommons.org/licenses/by/4.0/). Changes: the MIDI performances of the "
+        "dataset's train side were cut into training lines, alone and looped under songs of the "
+        "training split (`models/train/make_drum_songs.py`), by `antiphon tokenize`; the model "
+        "learned from those lines and holds no copy of any performance.",
+        "",
+        "## Mutopia pieces",
         "",
         f"antiphon-small's training data holds {len(rows)} pieces of the Mutopia Project "
         "(https://www.mutopiaproject.org/) that their typesetters licensed under Creative Commons "

@@ -5,11 +5,12 @@
         --table work/drums-eval.md [--render work/drums-render]
 
 For every 4/4 tune of `--tunes` (index.json, make_tunes.py) and seed, `antiphon accompany
---instrument drums --only-new` (the plugin's defaults); the same measures on the first bars of
+--instrument drums --only-new` (the plugin's defaults), the melody in the program the plugin
+gives a captured melody (`--melody-program`, 68) as eval_steering.py does; the same measures on the first bars of
 the Groove MIDI Dataset's test-split beats (`--groove`), which no model trained on:
 
-- hits per bar; the share of hits on the kit's keys (the General MIDI drum map and the two
-  hi-hat edge keys of the dataset's kit, 22 and 26) and on kick, snare, hi-hat/cymbal;
+- hits per bar; the share of hits on the General MIDI drum map (35-81; the dataset's keys mapped
+  to it as make_drum_songs.py maps them for training) and on kick, snare, hi-hat/cymbal;
 - backbeat: the share of snare hits on beats 2 and 4; downbeat kick: the share of bars with a
   kick on beat 1;
 - on the grid: the share of onsets on a sixteenth or an eighth-note triplet (12 ticks per quarter);
@@ -28,20 +29,21 @@ from pathlib import Path
 
 import mido
 
-from eval_steering import parse_seeds
+from eval_steering import parse_seeds, with_program
+from make_drum_songs import GROOVE_TO_GM
 
 TPQ = 12
 BAR = 4 * TPQ
 DRUM_CHANNEL = 9
 KICK = {35, 36}
 SNARE = {37, 38, 40}
-HATS_CYMBALS = {22, 26, 42, 44, 46, 49, 51, 52, 53, 55, 57, 59}
-KIT = set(range(35, 82)) | {22, 26}
+HATS_CYMBALS = {42, 44, 46, 49, 51, 52, 53, 55, 57, 59}
+KIT = set(range(35, 82))
 HERE = Path(__file__).resolve().parent
 
 
-def drum_onsets(path: Path) -> list[tuple[int, int]]:
-    """(onset in 12-per-quarter ticks, key) of the file's channel-10 notes."""
+def drum_onsets(path: Path, keys: dict | None = None) -> list[tuple[int, int]]:
+    """(onset in 12-per-quarter ticks, key) of the file's channel-10 notes, keys mapped by `keys`."""
     midi = mido.MidiFile(path)
     out = []
     for track in midi.tracks:
@@ -49,7 +51,7 @@ def drum_onsets(path: Path) -> list[tuple[int, int]]:
         for msg in track:
             tick += msg.time
             if msg.type == "note_on" and msg.velocity > 0 and msg.channel == DRUM_CHANNEL:
-                out.append((round(tick * TPQ / midi.ticks_per_beat), msg.note))
+                out.append((round(tick * TPQ / midi.ticks_per_beat), (keys or {}).get(msg.note, msg.note)))
     return sorted(out)
 
 
@@ -81,10 +83,33 @@ def groove_reference(groove: Path, bars: int) -> list[dict]:
                 if r["split"] == "test" and r["beat_type"] == "beat" and r["time_signature"] == "4-4"]
     out = []
     for r in rows:
-        hits = drum_onsets(groove / r["midi_filename"])
+        hits = drum_onsets(groove / r["midi_filename"], GROOVE_TO_GM)
         if hits and hits[-1][0] >= bars * BAR:  # long enough to measure
             out.append(measure(hits, bars))
     return out
+
+
+def listen(args, tune: dict, scratch: Path) -> None:
+    """A tune's seed-1 answer with its melody, as MIDI, a piano roll and (with fluidsynth
+    and the soundfont) a WAV, in --render."""
+    import shutil
+
+    from sample import piano_roll, read_midi
+    stem = args.render / f"{Path(tune['file']).stem}.drums.listen"
+    cmd = [str(args.binary), "accompany", str(scratch / tune["file"]), "-o", f"{stem}.mid",
+           "--instrument", "drums", "--seed", "1"] + (["--model", str(args.model)] if args.model else [])
+    subprocess.run(cmd, check=True, capture_output=True)
+    vocab = json.load(open(HERE / "vocab_beats.json"))
+    notes, _ = read_midi(Path(f"{stem}.mid"), vocab)
+    melody = [n for n in notes if n["instr"] != vocab["drum_instrument"]]
+    drums = [n for n in notes if n["instr"] == vocab["drum_instrument"]]
+    piano_roll(Path(f"{stem}.png"), f"{Path(tune['file']).stem}, Instrument = Drums, seed 1",
+               [("melody and drums (drums by General MIDI key)",
+                 [("melody", "tab:blue", melody), ("drums", "tab:orange", drums)])])
+    synth = shutil.which("fluidsynth")
+    if synth and args.soundfont.exists():
+        subprocess.run([synth, "-ni", "-g", "0.7", "-r", "44100", "-F", f"{stem}.wav", str(args.soundfont),
+                        f"{stem}.mid"], capture_output=True, check=False)
 
 
 def main() -> None:
@@ -93,29 +118,38 @@ def main() -> None:
     p.add_argument("--binary", type=Path, default=HERE.parents[1] / "target/release/antiphon")
     p.add_argument("--tunes", type=Path, default=HERE.parents[1] / "examples/tunes")
     p.add_argument("--groove", type=Path, default=HERE.parents[2] / "shared/data/groove")
+    p.add_argument("--melody-program", type=int, default=68)
     p.add_argument("--seeds", default="1-3")
     p.add_argument("--bars", type=int, default=8)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--table", type=Path)
-    p.add_argument("--render", type=Path, help="keep the answers' MIDI files here")
+    p.add_argument("--render", type=Path, help="keep the answers' MIDI files here, and a listen to the first "
+                   "--listen tune's seed-1 answer with its melody: MIDI, piano roll, WAV (fluidsynth)")
+    p.add_argument("--listen", default="02-pop-g", help="the tune --render plays with its melody")
+    p.add_argument("--soundfont", type=Path, default=Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"))
     args = p.parse_args()
     index = json.load(open(args.tunes / "index.json", encoding="utf-8"))
     tunes = [t for t in index["tunes"] if t["meter"] == "4/4"]
     answers = {}
     with tempfile.TemporaryDirectory() as scratch:
         for tune in tunes:
+            melody = Path(scratch) / tune["file"]
+            with_program(args.tunes / tune["file"], melody, args.melody_program)
             for seed in parse_seeds(args.seeds):
                 out = (args.render or Path(scratch)) / f"{Path(tune['file']).stem}.drums.s{seed}.mid"
                 out.parent.mkdir(parents=True, exist_ok=True)
-                cmd = [str(args.binary), "accompany", str(args.tunes / tune["file"]), "-o", str(out),
+                cmd = [str(args.binary), "accompany", str(melody), "-o", str(out),
                        "--instrument", "drums", "--only-new", "--seed", str(seed)]
                 if args.model:
                     cmd += ["--model", str(args.model)]
                 subprocess.run(cmd, check=True, capture_output=True)
                 bars = min(args.bars, int(tune["quarters"] // 4))
                 answers[f"{Path(tune['file']).stem} s{seed}"] = measure(drum_onsets(out), bars)
+        if args.render:
+            listen(args, next(t for t in tunes if Path(t["file"]).stem == args.listen), Path(scratch))
     real = groove_reference(args.groove, args.bars)
     result = {"model": str(args.model or "built-in"), "seeds": args.seeds, "bars": args.bars,
+              "melody_program": args.melody_program,
               "answers": answers, "answers_mean": mean_of(list(answers.values())),
               "groove_test_beats": len(real), "groove_mean": mean_of(real)}
     args.out.write_text(json.dumps(result, indent=1))

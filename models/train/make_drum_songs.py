@@ -23,7 +23,7 @@ Writes, for each side of the Groove dataset's own split (`info.csv`: train, vali
 The dataset records the drummers playing to a click at the file's tempo, so its ticks are beats
 (480 per quarter); a song's ticks are scaled from its own resolution. A song is used when every
 time signature in it is 4/4 and the first is at tick 0 (a pickup bar written as a short bar
-would shift the downbeat); each song carries at most one performance.
+would shift the downbeat); in each folder a song carries at most one performance.
 """
 
 import argparse
@@ -39,9 +39,9 @@ BAR_BEATS = 4
 VIOLIN = 40
 # The recording kit (Roland TD-11) plays the hi-hat's edge on keys 22 (closed) and 26 (open),
 # outside the General MIDI drum map, and the floor tom's rim on 58 (a vibraslap in General
-# MIDI); the dataset's documentation maps them to 42, 46 and 43. Every other key it uses is a
-# General MIDI drum already. A model trained on the raw keys would play hi-hats a General MIDI
-# kit leaves silent.
+# MIDI); the dataset's own table maps them to 42, 46 and 43 (its simplified mapping). Every
+# other key it uses is a General MIDI drum already. A model trained on the raw keys would play
+# hi-hats a General MIDI kit leaves silent.
 GROOVE_TO_GM = {22: 42, 26: 46, 58: 43}
 
 

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+# What every joined file must share, and what the joined index takes from the first.
+SHARED = ("format", "version", "dtype", "line_tokens", "vocab")
+
 
 def main() -> None:
     if len(sys.argv) < 4:
@@ -22,7 +25,7 @@ def main() -> None:
     indexes = [json.load(open(p.with_suffix(".json"), encoding="utf-8")) for p in inputs]
     first = indexes[0]
     for path, index in zip(inputs, indexes):
-        for key in ("format", "version", "dtype", "line_tokens", "vocab"):
+        for key in SHARED:
             if index[key] != first[key]:
                 raise SystemExit(f"{path}: its {key} differs from {inputs[0]}'s")
     with open(out, "wb") as f:
@@ -31,7 +34,7 @@ def main() -> None:
             if lines.size != index["num_lines"] * index["line_tokens"]:
                 raise SystemExit(f"{path}: {lines.size} tokens, its index says otherwise")
             f.write(lines.tobytes())
-    joined = {key: first[key] for key in ("format", "version", "dtype", "line_tokens", "vocab")}
+    joined = {key: first[key] for key in SHARED}
     joined["num_lines"] = sum(index["num_lines"] for index in indexes)
     joined["stats"] = {path.name: index["stats"] for path, index in zip(inputs, indexes)}
     joined["parts"] = [{"file": path.name, **{k: v for k, v in index.items() if k not in ("vocab", "stats")}}

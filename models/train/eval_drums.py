@@ -30,11 +30,10 @@ from pathlib import Path
 import mido
 
 from eval_steering import parse_seeds, with_program
-from make_drum_songs import GROOVE_TO_GM
+from make_drum_songs import DRUM_CHANNEL, GROOVE_TO_GM
 
 TPQ = 12
 BAR = 4 * TPQ
-DRUM_CHANNEL = 9
 KICK = {35, 36}
 SNARE = {37, 38, 40}
 HATS_CYMBALS = {42, 44, 46, 49, 51, 52, 53, 55, 57, 59}
@@ -89,6 +88,14 @@ def groove_reference(groove: Path, bars: int) -> list[dict]:
     return out
 
 
+def accompany_drums(args, melody: Path, out: Path, seed: int, only_new: bool) -> None:
+    """`antiphon accompany --instrument drums` of `melody` into `out` (the --model's, else the
+    built-in model)."""
+    cmd = [str(args.binary), "accompany", str(melody), "-o", str(out), "--instrument", "drums",
+           "--seed", str(seed)] + (["--only-new"] if only_new else [])
+    subprocess.run(cmd + (["--model", str(args.model)] if args.model else []), check=True, capture_output=True)
+
+
 def listen(args, tune: dict, scratch: Path) -> None:
     """A tune's seed-1 answer with its melody, as MIDI, a piano roll and (with fluidsynth
     and the soundfont) a WAV, in --render."""
@@ -96,9 +103,7 @@ def listen(args, tune: dict, scratch: Path) -> None:
 
     from sample import piano_roll, read_midi
     stem = args.render / f"{Path(tune['file']).stem}.drums.listen"
-    cmd = [str(args.binary), "accompany", str(scratch / tune["file"]), "-o", f"{stem}.mid",
-           "--instrument", "drums", "--seed", "1"] + (["--model", str(args.model)] if args.model else [])
-    subprocess.run(cmd, check=True, capture_output=True)
+    accompany_drums(args, scratch / tune["file"], Path(f"{stem}.mid"), 1, only_new=False)
     vocab = json.load(open(HERE / "vocab_beats.json"))
     notes, _ = read_midi(Path(f"{stem}.mid"), vocab)
     melody = [n for n in notes if n["instr"] != vocab["drum_instrument"]]
@@ -138,11 +143,7 @@ def main() -> None:
             for seed in parse_seeds(args.seeds):
                 out = (args.render or Path(scratch)) / f"{Path(tune['file']).stem}.drums.s{seed}.mid"
                 out.parent.mkdir(parents=True, exist_ok=True)
-                cmd = [str(args.binary), "accompany", str(melody), "-o", str(out),
-                       "--instrument", "drums", "--only-new", "--seed", str(seed)]
-                if args.model:
-                    cmd += ["--model", str(args.model)]
-                subprocess.run(cmd, check=True, capture_output=True)
+                accompany_drums(args, melody, out, seed, only_new=True)
                 bars = min(args.bars, int(tune["quarters"] // 4))
                 answers[f"{Path(tune['file']).stem} s{seed}"] = measure(drum_onsets(out), bars)
         if args.render:

@@ -156,11 +156,9 @@ def copy_side(rows: list[dict], groove: Path, side: str, out: Path) -> int:
     return count
 
 
-def make_songs(rows: list[dict], groove: Path, songs: Path, out: Path, seed: int, duos: bool) -> list[dict]:
-    """Songs with a drum part (`duos`: the melody alone with a drum part), one per 4/4 beat
-    performance of the train side, each song used once."""
-    beats = [r for r in rows if r["split"] == "train" and r["beat_type"] == "beat"
-             and r["time_signature"] == "4-4"]
+def song_candidates(songs: Path) -> list[tuple[Path, bool]]:
+    """The 4/4 songs of `songs` without drums, in path order, each with whether it has a melody
+    track (read once for both the bands and the duos)."""
     candidates = []
     for path in sorted(songs.rglob("*.mid")):
         try:
@@ -168,14 +166,24 @@ def make_songs(rows: list[dict], groove: Path, songs: Path, out: Path, seed: int
         except (OSError, ValueError, EOFError, KeyError) as e:
             print(f"skipped {path}: {e}")
             continue
-        if is_plain_four_four(midi) and not drum_notes(midi) and (not duos or melody_track(midi) is not None):
-            candidates.append(path)
+        if is_plain_four_four(midi) and not drum_notes(midi):
+            candidates.append((path, melody_track(midi) is not None))
+    return candidates
+
+
+def make_songs(rows: list[dict], groove: Path, songs: Path, candidates: list[tuple[Path, bool]], out: Path,
+               seed: int, duos: bool) -> list[dict]:
+    """Songs with a drum part (`duos`: the melody alone with a drum part), one per 4/4 beat
+    performance of the train side, each song of `candidates` (song_candidates) used once."""
+    beats = [r for r in rows if r["split"] == "train" and r["beat_type"] == "beat"
+             and r["time_signature"] == "4-4"]
+    usable = [path for path, has_melody in candidates if has_melody or not duos]
     rng = random.Random(seed + duos)
-    rng.shuffle(candidates)
+    rng.shuffle(usable)
     folder = out / ("duos-train" if duos else "songs-train")
     folder.mkdir(parents=True, exist_ok=True)
     made = []
-    for row, song_path in zip(beats, candidates):
+    for row, song_path in zip(beats, usable):
         song = mido.MidiFile(song_path)
         notes = drum_notes(mido.MidiFile(groove / row["midi_filename"]))
         if not notes:
@@ -189,7 +197,7 @@ def make_songs(rows: list[dict], groove: Path, songs: Path, out: Path, seed: int
         song.save(folder / name)
         made.append({"file": name, "song": str(song_path.relative_to(songs)),
                      "groove": row["midi_filename"], "style": row["style"]})
-    print(f"{len(candidates)} 4/4 songs without drums{' with a melody' if duos else ''}; "
+    print(f"{len(usable)} 4/4 songs without drums{' with a melody' if duos else ''}; "
           f"{len(made)} written to {folder}")
     return made
 
@@ -206,8 +214,9 @@ def main() -> None:
                for side in ("train", "validation", "test")}
     print("performances written:", summary)
     if args.songs:
+        candidates = song_candidates(args.songs)
         for duos in (False, True):
-            made = make_songs(rows, args.groove, args.songs, args.out, args.seed, duos)
+            made = make_songs(rows, args.groove, args.songs, candidates, args.out, args.seed, duos)
             name = "duos-train.json" if duos else "songs-train.json"
             with open(args.out / name, "w", encoding="utf-8") as f:
                 json.dump(made, f, indent=1)

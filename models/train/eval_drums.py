@@ -27,10 +27,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import mido
-
 from eval_steering import parse_seeds, with_program
-from make_drum_songs import DRUM_CHANNEL, GROOVE_TO_GM
+from make_drum_songs import GROOVE_TO_GM
+from sample import piano_roll, read_midi
 
 TPQ = 12
 BAR = 4 * TPQ
@@ -41,17 +40,12 @@ KIT = set(range(35, 82))
 HERE = Path(__file__).resolve().parent
 
 
-def drum_onsets(path: Path, keys: dict | None = None) -> list[tuple[int, int]]:
-    """(onset in 12-per-quarter ticks, key) of the file's channel-10 notes, keys mapped by `keys`."""
-    midi = mido.MidiFile(path)
-    out = []
-    for track in midi.tracks:
-        tick = 0
-        for msg in track:
-            tick += msg.time
-            if msg.type == "note_on" and msg.velocity > 0 and msg.channel == DRUM_CHANNEL:
-                out.append((round(tick * TPQ / midi.ticks_per_beat), (keys or {}).get(msg.note, msg.note)))
-    return sorted(out)
+def drum_onsets(path: Path, vocab: dict, keys: dict | None = None) -> list[tuple[int, int]]:
+    """(onset in 12-per-quarter ticks, key) of the file's drum notes as the tokenizer reads them
+    (sample.read_midi), keys mapped by `keys`."""
+    notes, _ = read_midi(path, vocab)
+    return sorted((n["on"], (keys or {}).get(n["pitch"], n["pitch"]))
+                  for n in notes if n["instr"] == vocab["drum_instrument"])
 
 
 def measure(hits: list[tuple[int, int]], bars: int) -> dict:
@@ -76,13 +70,13 @@ def mean_of(rows: list[dict]) -> dict:
     return {k: statistics.mean(v) if (v := [r[k] for r in rows if r[k] is not None]) else None for k in keys}
 
 
-def groove_reference(groove: Path, bars: int) -> list[dict]:
+def groove_reference(groove: Path, vocab: dict, bars: int) -> list[dict]:
     with open(groove / "info.csv", encoding="utf-8") as f:
         rows = [r for r in csv.DictReader(f)
                 if r["split"] == "test" and r["beat_type"] == "beat" and r["time_signature"] == "4-4"]
     out = []
     for r in rows:
-        hits = drum_onsets(groove / r["midi_filename"], GROOVE_TO_GM)
+        hits = drum_onsets(groove / r["midi_filename"], vocab, GROOVE_TO_GM)
         if hits and hits[-1][0] >= bars * BAR:  # long enough to measure
             out.append(measure(hits, bars))
     return out
@@ -96,15 +90,13 @@ def accompany_drums(args, melody: Path, out: Path, seed: int, only_new: bool) ->
     subprocess.run(cmd + (["--model", str(args.model)] if args.model else []), check=True, capture_output=True)
 
 
-def listen(args, tune: dict, scratch: Path) -> None:
+def listen(args, tune: dict, vocab: dict, scratch: Path) -> None:
     """A tune's seed-1 answer with its melody, as MIDI, a piano roll and (with fluidsynth
     and the soundfont) a WAV, in --render."""
     import shutil
 
-    from sample import piano_roll, read_midi
     stem = args.render / f"{Path(tune['file']).stem}.drums.listen"
     accompany_drums(args, scratch / tune["file"], Path(f"{stem}.mid"), 1, only_new=False)
-    vocab = json.load(open(HERE / "vocab_beats.json"))
     notes, _ = read_midi(Path(f"{stem}.mid"), vocab)
     melody = [n for n in notes if n["instr"] != vocab["drum_instrument"]]
     drums = [n for n in notes if n["instr"] == vocab["drum_instrument"]]
@@ -135,6 +127,7 @@ def main() -> None:
     args = p.parse_args()
     index = json.load(open(args.tunes / "index.json", encoding="utf-8"))
     tunes = [t for t in index["tunes"] if t["meter"] == "4/4"]
+    vocab = json.load(open(HERE / "vocab_beats.json"))
     answers = {}
     with tempfile.TemporaryDirectory() as scratch:
         for tune in tunes:
@@ -145,10 +138,10 @@ def main() -> None:
                 out.parent.mkdir(parents=True, exist_ok=True)
                 accompany_drums(args, melody, out, seed, only_new=True)
                 bars = min(args.bars, int(tune["quarters"] // 4))
-                answers[f"{Path(tune['file']).stem} s{seed}"] = measure(drum_onsets(out), bars)
+                answers[f"{Path(tune['file']).stem} s{seed}"] = measure(drum_onsets(out, vocab), bars)
         if args.render:
-            listen(args, next(t for t in tunes if Path(t["file"]).stem == args.listen), Path(scratch))
-    real = groove_reference(args.groove, args.bars)
+            listen(args, next(t for t in tunes if Path(t["file"]).stem == args.listen), vocab, Path(scratch))
+    real = groove_reference(args.groove, vocab, args.bars)
     result = {"model": str(args.model or "built-in"), "seeds": args.seeds, "bars": args.bars,
               "melody_program": args.melody_program,
               "answers": answers, "answers_mean": mean_of(list(answers.values())),

@@ -110,6 +110,9 @@ def model_card(name, cfg: gpt2_onnx.Gpt2Config, vocab, last_logits_only, args, m
     if melody_key:
         card["melody_key"] = True  # melody_now has 36 columns: the twelve, then the melody's key (melody_now.py)
         card["key_strength"] = getattr(args, "key_strength", 1.0)  # its logits rows were multiplied by this
+        minor = getattr(args, "minor_key_strength", None)
+        if minor is not None:
+            card["minor_key_strength"] = minor  # the minor keys' rows by this instead
     if last_logits_only:
         card["logits"] = "last_position_only"  # logits are [batch, 1, vocab]; absent means [batch, seq, vocab]
     if _device(args) == "cuda":
@@ -173,6 +176,10 @@ def main(argv=None) -> int:
     ap.add_argument("--key-strength", type=float, default=1.0, metavar="X",
                     help="a --melody-key model: multiply the key rows of melody_logits by X (how strongly the "
                          "melody's key pulls the notes; recorded in model.json)")
+    ap.add_argument("--minor-key-strength", type=float, metavar="X",
+                    help="the same for the twelve minor keys' rows alone (default: --key-strength). The counted "
+                         "minor prior is flatter than the major one (minor melodies turn to their relative major "
+                         "in the data), so a tune in A minor was answered in C major; 2 measured best (README.md)")
     ap.add_argument("--no-verify", action="store_true", help="skip the ONNX-vs-PyTorch check")
     ap.add_argument("--tolerance", type=float,
                     help="max abs logit error allowed (default 1e-4; --device cuda 0.05; "
@@ -188,13 +195,15 @@ def main(argv=None) -> int:
     try:
         vocab = load_vocab(args.vocab)
         model = load_checkpoint(args.checkpoint, vocab, args.vocab)
-        if args.key_strength != 1.0:
+        minor = args.key_strength if args.minor_key_strength is None else args.minor_key_strength
+        if (args.key_strength, minor) != (1.0, 1.0):
             if not getattr(model, "key", False):
                 raise ExportError("--key-strength needs a model trained with --melody-key")
             import torch
             from melody_now import FEATURES
             with torch.no_grad():  # the verification below then checks the scaled model
-                model.melody_logits[FEATURES:] *= args.key_strength
+                model.melody_logits[FEATURES:FEATURES + 12] *= args.key_strength
+                model.melody_logits[FEATURES + 12:] *= minor
         name = args.name or os.path.basename(os.path.normpath(args.out))
         path = export(model, vocab, args.out, name, args)
     except (ExportError, ValueError) as e:

@@ -63,6 +63,7 @@ fn every_sampling_scenario_is_reproduced_token_for_token() {
             grammar: Grammar::reference(),
             window: WindowPolicy::Reference,
             max_new_triples: 100_000,
+            key_from_whole_melody: false,
         };
         let mut model = FakeModel::amt();
         let run = match case["function"].as_str().unwrap() {

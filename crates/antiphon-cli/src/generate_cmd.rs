@@ -94,6 +94,11 @@ pub struct CommonArgs {
     /// ONNX Runtime threads per operator.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Tell a model that reads the melody's key the key of the whole melody, not (as in
+    /// training) that of the melody notes anticipation has placed so far. Measured: the made-up
+    /// tunes follow their key a little more often, the held-out songs less.
+    #[arg(long)]
+    whole_melody_key: bool,
     #[command(flatten)]
     steering: SteeringArgs,
 }
@@ -315,6 +320,7 @@ fn settings(common: &CommonArgs, piece: &Piece, spec: &VocabSpec) -> Result<Task
         max_new_notes: 8192,
         steering: common.steering.steering().map_err(|m| Failure::new(2, m))?,
         beats_per_bar: piece.bar_beats,
+        key_from_whole_melody: common.whole_melody_key,
     })
 }
 
@@ -644,6 +650,9 @@ impl LanguageModel for CountingModel<'_> {
     fn feed(&mut self, tokens: &[u32]) -> Result<&[f32], ModelError> {
         self.fed += tokens.len();
         self.inner.feed(tokens)
+    }
+    fn set_melody_ahead(&mut self, ahead: antiphon_engine::melody_now::PitchClassWeights) {
+        self.inner.set_melody_ahead(ahead)
     }
 }
 

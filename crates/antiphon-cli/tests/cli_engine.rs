@@ -254,6 +254,34 @@ fn info_and_bench_describe_the_model() {
 }
 
 #[test]
+fn the_whole_melody_key_changes_only_what_a_key_model_hears() {
+    let song = song();
+    let answer = |model: &str, name: &str, extra: &[&str]| {
+        let out = scratch(name);
+        let mut args = vec!["--seed", "3", "--only-new", "--steering", "off"];
+        args.extend_from_slice(extra);
+        let res = generate("accompany", &song, &out, &fixture(model), &args);
+        assert!(res.status.success(), "{}", stderr(&res));
+        std::fs::read(&out).unwrap()
+    };
+    let causal = answer("tiny-key", "key-causal.mid", &[]);
+    let whole = answer("tiny-key", "key-whole.mid", &["--whole-melody-key"]);
+    assert_ne!(
+        causal, whole,
+        "the key of the whole melody is another input"
+    );
+    assert_eq!(
+        whole,
+        answer("tiny-key", "key-whole-again.mid", &["--whole-melody-key"])
+    );
+    // A model without the key input reads nothing of it.
+    assert_eq!(
+        answer("tiny-beats", "plain-causal.mid", &[]),
+        answer("tiny-beats", "plain-whole.mid", &["--whole-melody-key"])
+    );
+}
+
+#[test]
 fn steering_off_writes_the_answers_of_the_engine_before_steering() {
     let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")

@@ -11,6 +11,7 @@
 //! [`WindowPolicy::Hop`] keeps the window's start until it is full, then jumps ahead so the
 //! cache is rebuilt only every few hundred tokens (the authors' `caching` branch, SPEC §9).
 
+use super::melody_now;
 use super::model::{LanguageModel, ModelError};
 use super::sampling::{
     apply_temperature, choose, mask_by_type, mask_far_onsets, mask_instruments, mask_onset,
@@ -83,6 +84,9 @@ pub struct Request {
     pub window: WindowPolicy,
     /// Stop after this many generated triples even if `end_ticks` is not reached.
     pub max_new_triples: usize,
+    /// Whether a model that reads the melody's key finds it from every melody note known,
+    /// the controls not yet placed included ([`crate::melody_now`]), not from those placed.
+    pub key_from_whole_melody: bool,
 }
 
 /// What came out.
@@ -265,6 +269,20 @@ impl Generation {
         chooser: &mut Chooser,
         observe: &mut dyn FnMut(&Triple) -> bool,
     ) -> Result<(), GenerateError> {
+        let result = self.run_steps(model, spec, end_ticks, chooser, observe);
+        // The model outlives this generation: the next one starts from the causal key.
+        model.set_melody_ahead([0; 12]);
+        result
+    }
+
+    fn run_steps(
+        &mut self,
+        model: &mut dyn LanguageModel,
+        spec: &VocabSpec,
+        end_ticks: i64,
+        chooser: &mut Chooser,
+        observe: &mut dyn FnMut(&Triple) -> bool,
+    ) -> Result<(), GenerateError> {
         let start = self.request.start_ticks;
         let delta = self.request.delta_ticks;
         while self.state.sampled.len() < self.request.max_new_triples {
@@ -274,6 +292,11 @@ impl Generation {
                 .take_while(|c| self.current >= spec.time_of(c) - delta)
                 .count();
             self.tokens.extend(self.pending.drain(..due));
+            if self.request.key_from_whole_melody {
+                let mut ahead = [0; 12];
+                melody_now::add_control_weights(spec, &self.pending, &mut ahead);
+                model.set_melody_ahead(ahead);
+            }
             let new = self.state.add_triple(
                 model,
                 spec,
@@ -592,6 +615,8 @@ mod tests {
         resting: bool,
         /// Prefer duration 0 (a rest's) above every other.
         zero_length: bool,
+        /// Every melody-ahead histogram it was given, in order.
+        aheads: Vec<crate::melody_now::PitchClassWeights>,
     }
 
     impl StuckModel {
@@ -602,6 +627,7 @@ mod tests {
                 fed: Vec::new(),
                 resting,
                 zero_length,
+                aheads: Vec::new(),
             }
         }
     }
@@ -640,6 +666,9 @@ mod tests {
             }
             Ok(&self.logits)
         }
+        fn set_melody_ahead(&mut self, ahead: crate::melody_now::PitchClassWeights) {
+            self.aheads.push(ahead);
+        }
     }
 
     fn greedy(model: &mut StuckModel, spec: &VocabSpec, request: &Request) -> Generated {
@@ -662,6 +691,7 @@ mod tests {
             grammar: Grammar::product(None),
             window: WindowPolicy::Reference,
             max_new_triples: 40,
+            key_from_whole_melody: false,
         }
     }
 
@@ -741,6 +771,43 @@ mod tests {
             .collect();
         assert!(kinds.starts_with("rrnrrn"), "{kinds}");
         assert!(!kinds.contains('?'), "{kinds}");
+    }
+
+    #[test]
+    fn the_model_hears_the_melody_not_yet_placed_and_then_none() {
+        let spec = VocabSpec::beats();
+        let delta = spec.delta_ticks();
+        // Melody notes (C, E, G, A; 12 ticks each) at 0, 12, and two past the anticipation
+        // interval of a 48-tick answer.
+        let controls: Vec<Triple> = [(0, 60), (12, 64), (delta + 60, 67), (delta + 72, 69)]
+            .into_iter()
+            .map(|(time, pitch)| {
+                spec.to_control(Triple::from_raw(
+                    spec.time_offset() + time,
+                    spec.duration_offset() + 12,
+                    spec.note_offset() + pitch,
+                ))
+            })
+            .collect();
+        let request = Request {
+            controls,
+            key_from_whole_melody: true,
+            ..product_request(&spec)
+        };
+        let mut model = StuckModel::new(&spec, false, false);
+        greedy(&mut model, &spec, &request);
+        let mut unplaced = [0; 12];
+        (unplaced[7], unplaced[9]) = (12, 12);
+        assert_eq!(model.aheads.first(), Some(&unplaced));
+        assert_eq!(model.aheads.last(), Some(&[0; 12]));
+
+        let mut causal = StuckModel::new(&spec, false, false);
+        let request = Request {
+            key_from_whole_melody: false,
+            ..request
+        };
+        greedy(&mut causal, &spec, &request);
+        assert_eq!(causal.aheads, [[0; 12]], "only the reset at the end");
     }
 
     #[test]

@@ -12,11 +12,19 @@
 //! tune in G answered in E minor).
 //!
 //! The numbers are a function of the token ids alone, read causally: a control counts once its
-//! whole triple has been read. [`MelodyNow::features`] must match `models/train/melody_features.py`'s
-//! `features` exactly; `tests/fixtures/melody-now/lines.json` holds that function's output on
-//! real and random lines, and a test here compares the two.
+//! whole triple has been read. The one exception, asked for with `--whole-melody-key`, is the key
+//! when the engine knows melody notes not yet in the sequence ([`MelodyNow::set_ahead`]): an
+//! accompaniment knows its whole melody before the answer starts. The network never learned the
+//! key columns (their logits rows are a counted prior, `add_key_prior.py`), so another estimate
+//! of the key asks nothing of it that training did not see; measured (`models/train/README.md`,
+//! session 11), the made-up tunes followed their key a little more often and the held-out songs
+//! less, so the default stays the causal key.
+//!
+//! [`MelodyNow::features`] must match `models/train/melody_features.py`'s `features` exactly;
+//! `tests/fixtures/melody-now/lines.json` holds that function's output on real and random
+//! lines, and a test here compares the two.
 
-use antiphon_tokens::VocabSpec;
+use antiphon_tokens::{Triple, VocabSpec};
 
 /// The graph input's name.
 pub const INPUT_NAME: &str = "melody_now";
@@ -40,12 +48,54 @@ pub fn width(key: bool) -> usize {
     FEATURES + if key { KEY_FEATURES } else { 0 }
 }
 
-/// A control note read so far: its onset and end in ticks, and its pitch class.
+/// Per pitch class, the ticks (at least 1 a note) of melody notes: what the key is found from.
+pub type PitchClassWeights = [i64; 12];
+
+/// A control (melody) note: its onset and end in ticks, and its pitch class.
 #[derive(Debug, Clone, Copy)]
 struct Sounding {
     onset: i64,
     end: i64,
     pitch_class: usize,
+}
+
+impl Sounding {
+    /// The melody note of a control triple's three ids; `None` for drums, rests, separators
+    /// and events.
+    fn of_control(spec: &VocabSpec, time: i64, duration: i64, note: i64) -> Option<Self> {
+        let co = i64::from(spec.control_offset());
+        let to = i64::from(spec.time_offset());
+        if !(co + to..co + to + i64::from(spec.max_time())).contains(&time) {
+            return None;
+        }
+        let max_pitch = i64::from(spec.max_pitch());
+        let code = note - co - i64::from(spec.note_offset());
+        let (instrument, pitch) = (code.div_euclid(max_pitch), code.rem_euclid(max_pitch));
+        if instrument < 0 || instrument == i64::from(spec.drum_instrument()) {
+            return None;
+        }
+        let onset = time - co - to;
+        Some(Self {
+            onset,
+            end: onset + duration - co - i64::from(spec.duration_offset()),
+            pitch_class: (pitch % 12) as usize,
+        })
+    }
+
+    /// What the note adds to its pitch class's weight.
+    fn weight(&self) -> i64 {
+        (self.end - self.onset).max(1)
+    }
+}
+
+/// Adds to `weights` the melody notes among control `triples` (events and drums are skipped).
+pub fn add_control_weights(spec: &VocabSpec, triples: &[Triple], weights: &mut PitchClassWeights) {
+    for t in triples {
+        let [time, duration, note] = t.ids().map(|id| i64::from(id.0));
+        if let Some(s) = Sounding::of_control(spec, time, duration, note) {
+            weights[s.pitch_class] += s.weight();
+        }
+    }
 }
 
 /// Computes the features, keeping its scratch list between calls.
@@ -54,6 +104,8 @@ pub struct MelodyNow {
     active: Vec<Sounding>,
     /// Whether the key columns follow the twelve.
     key: bool,
+    /// Melody notes known but not yet in the sequence, counted into the key.
+    ahead: PitchClassWeights,
 }
 
 impl MelodyNow {
@@ -62,7 +114,14 @@ impl MelodyNow {
         Self {
             active: Vec::new(),
             key,
+            ahead: [0; 12],
         }
+    }
+
+    /// Counts `ahead` (the melody notes known but not yet fed, [`add_control_weights`]) into
+    /// the key of the rows computed from now on; zeros go back to the causal key.
+    pub fn set_ahead(&mut self, ahead: PitchClassWeights) {
+        self.ahead = ahead;
     }
 
     /// Numbers per position.
@@ -77,8 +136,9 @@ impl MelodyNow {
         out.clear();
         out.resize(new.len() * width, 0.0);
         self.active.clear();
-        let mut weights = [0i64; 12];
-        let (mut key, mut key_stale) = (None, false);
+        let mut weights = self.ahead;
+        // Stale from the start, so that notes known ahead give the first rows a key.
+        let (mut key, mut key_stale) = (None, true);
         let len = history.len() + new.len();
         let at = |p: usize| -> i64 {
             i64::from(if p < history.len() {
@@ -89,26 +149,15 @@ impl MelodyNow {
         };
         let to = i64::from(spec.time_offset());
         let co = i64::from(spec.control_offset());
-        let (max_time, max_pitch) = (i64::from(spec.max_time()), i64::from(spec.max_pitch()));
-        let drums = i64::from(spec.drum_instrument());
+        let max_time = i64::from(spec.max_time());
         for p in (1..len).step_by(3) {
             let time = at(p);
             if (co + to..co + to + max_time).contains(&time) {
                 if p + 2 < len {
-                    let code = at(p + 2) - co - i64::from(spec.note_offset());
-                    let (instrument, pitch) =
-                        (code.div_euclid(max_pitch), code.rem_euclid(max_pitch));
-                    if instrument >= 0 && instrument != drums {
-                        let onset = time - co - to;
-                        let length = at(p + 1) - co - i64::from(spec.duration_offset());
-                        let pitch_class = (pitch % 12) as usize;
-                        self.active.push(Sounding {
-                            onset,
-                            end: onset + length,
-                            pitch_class,
-                        });
+                    if let Some(s) = Sounding::of_control(spec, time, at(p + 1), at(p + 2)) {
+                        self.active.push(s);
                         if self.key {
-                            weights[pitch_class] += length.max(1);
+                            weights[s.pitch_class] += s.weight();
                             key_stale = true;
                         }
                     }
@@ -323,5 +372,67 @@ mod tests {
         ];
         let e = 1 << 4;
         assert_eq!(sparse(&spec, &tokens, 5).0, vec![(7, e), (8, e)]);
+    }
+
+    /// The key columns of a line's rows (tonic + 12 × mode), `None` where a row has none.
+    fn keys(now: &mut MelodyNow, spec: &VocabSpec, tokens: &[u32]) -> Vec<Option<usize>> {
+        let mut out = Vec::new();
+        now.features(spec, &[], tokens, &mut out);
+        out.chunks(now.width())
+            .map(|row| row[FEATURES..].iter().position(|&x| x == 1.0))
+            .collect()
+    }
+
+    #[test]
+    fn melody_known_ahead_gives_the_key_before_it_is_placed() {
+        let spec = VocabSpec::beats();
+        let (co, to, dur, note) = (
+            spec.control_offset(),
+            spec.time_offset(),
+            spec.duration_offset(),
+            spec.note_offset(),
+        );
+        // An A minor phrase (A C E, then B, G#, A) as control triples, none of it placed yet.
+        let melody: Vec<Triple> = [(69, 12), (72, 12), (76, 12), (71, 6), (68, 6), (69, 24)]
+            .iter()
+            .enumerate()
+            .map(|(i, &(pitch, ticks))| {
+                Triple::from_raw(co + to + 12 * i as u32, co + dur + ticks, co + note + pitch)
+            })
+            .collect();
+        let mut ahead = [0; 12];
+        add_control_weights(&spec, &melody, &mut ahead);
+        assert_eq!((ahead[9], ahead[8], ahead[0]), (36, 6, 12));
+        // A drum control and an event add nothing.
+        let drum = co + note + spec.drum_instrument() * spec.max_pitch() + 36;
+        let others = [
+            Triple::from_raw(co + to, co + dur + 6, drum),
+            Triple::from_raw(to, dur + 6, note + 60),
+        ];
+        let mut unchanged = ahead;
+        add_control_weights(&spec, &others, &mut unchanged);
+        assert_eq!(unchanged, ahead);
+
+        // Two events before any control: the causal key has nothing to go on.
+        let tokens = [
+            spec.anticipate(),
+            to,
+            dur + 6,
+            note + 45,
+            to + 6,
+            dur + 6,
+            note + 52,
+        ];
+        let mut now = MelodyNow::new(true);
+        assert!(keys(&mut now, &spec, &tokens).iter().all(Option::is_none));
+        now.set_ahead(ahead);
+        // Rows: the flag, then time, duration and note of each event (notes carry no key).
+        let a = Some(9 + 12); // A minor
+        assert_eq!(
+            keys(&mut now, &spec, &tokens)[1..],
+            [a, a, None, a, a, None]
+        );
+        now.set_ahead([0; 12]);
+        assert!(keys(&mut now, &spec, &tokens).iter().all(Option::is_none));
     }
 }

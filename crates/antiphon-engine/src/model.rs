@@ -34,6 +34,9 @@ pub trait LanguageModel {
     /// Consumes `tokens` after those already cached, at the next positions, and returns the
     /// logits for the token that follows them (one row of `vocab_size`).
     fn feed(&mut self, tokens: &[u32]) -> Result<&[f32], ModelError>;
+    /// Tells a model that reads the melody's key of the melody notes known but not yet fed
+    /// ([`crate::melody_now::MelodyNow::set_ahead`]); zeros for none. Other models ignore it.
+    fn set_melody_ahead(&mut self, _ahead: crate::melody_now::PitchClassWeights) {}
 }
 
 /// Why a model could not be loaded or run. Each message names the mismatch or the file.

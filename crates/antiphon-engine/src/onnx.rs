@@ -497,6 +497,12 @@ impl LanguageModel for OnnxModel {
         self.logits = logits;
         result.map(|()| self.logits.as_slice())
     }
+
+    fn set_melody_ahead(&mut self, ahead: melody_now::PitchClassWeights) {
+        if let Some(computer) = &mut self.melody_now {
+            computer.set_ahead(ahead);
+        }
+    }
 }
 
 /// A fresh profile file prefix in the temporary folder.

@@ -37,6 +37,9 @@ pub struct TaskSettings {
     pub steering: Steering,
     /// Quarter notes per bar; every task starts on a bar line.
     pub beats_per_bar: f64,
+    /// Whether a model that reads the melody's key hears the key of the whole melody known,
+    /// not (the default, as in training) that of the notes anticipation has placed so far.
+    pub key_from_whole_melody: bool,
 }
 
 impl Default for TaskSettings {
@@ -54,6 +57,7 @@ impl Default for TaskSettings {
             // The plain model: the plugin and the CLI pass their own (steering) defaults.
             steering: Steering::off(),
             beats_per_bar: 4.0,
+            key_from_whole_melody: false,
         }
     }
 }
@@ -405,6 +409,7 @@ impl PartWriter {
             },
             // Rests count as triples too; the note limit is kept by the observer.
             max_new_triples: settings.max_new_notes.saturating_mul(4).max(1),
+            key_from_whole_melody: settings.key_from_whole_melody,
         };
         let mut generation = Generation::new(spec, request)?;
         if !settings.steering.is_off() {

@@ -246,6 +246,7 @@ impl Responder {
             max_new_notes: 2048,
             steering,
             beats_per_bar: clock.bar_len,
+            key_from_whole_melody: false,
         }
     }
 

@@ -8,7 +8,9 @@ embedding rows zero, their logits rows `melody_now.key_prior` counted on `--coun
 anticipated lines of `--lines` (`train.py --key-prior` does the same inside a run). This is how
 v4 and v5 were made: the network is trained without the key input (training with it learns to
 undo the pull towards the key, see README.md, session 8) and the counted prior is added after.
-export_hf.py's `--key-strength` scales the rows at export.
+export_hf.py's `--key-strength` scales the rows at export. `--bands 52,72` counts the bass (below
+E3), the middle (E3-B4) and the top (C5 and up) apart (v7, session 11): a bass note names the
+key's tonic and fifth more often than a note above it.
 """
 
 import argparse
@@ -28,21 +30,26 @@ def main() -> None:
     p.add_argument("--lines", type=Path, default=Path("work/tok/train-acc50-v2.bin"))
     p.add_argument("--count", type=int, default=3000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--bands", default="", metavar="PITCHES",
+                   help="count registers apart: the lowest MIDI pitch of each register after the first, "
+                        "e.g. 52,72 (below E3, E3-B4, C5 and up); default one register")
     args = p.parse_args()
+    bands = tuple(int(b) for b in args.bands.split(",") if b)
     plain = load_lm(args.folder)
     if not isinstance(plain, MelodyNowLM) or plain.key:
         raise SystemExit(f"{args.folder}: not a --melody-now model without the key input")
     lines, index = load_lines(args.lines)
     vocab = index["vocab"]
     keyed = MelodyNowLM(plain.gpt2, plain.vocab, key=True)
-    g = key_prior(lines, vocab, args.count, args.seed)
+    g = key_prior(lines, vocab, args.count, args.seed, bands)
     with torch.no_grad():
         keyed.melody_now[:FEATURES].copy_(plain.melody_now)
         keyed.melody_logits[:FEATURES].copy_(plain.melody_logits)
-        keyed.melody_logits[FEATURES:].copy_(torch.from_numpy(key_prior_logits(g, vocab, plain.config.vocab_size)))
+        keyed.melody_logits[FEATURES:].copy_(
+            torch.from_numpy(key_prior_logits(g, vocab, plain.config.vocab_size, bands)))
     keyed.save_pretrained(args.out)
     json.dump({"from": str(args.folder), "lines": str(args.lines), "count": args.count, "seed": args.seed,
-               "key_prior": g[:, 0].round(4).tolist()}, open(args.out / "key_prior.json", "w"), indent=1)
+               "bands": list(bands), "key_prior": g.round(4).tolist()}, open(args.out / "key_prior.json", "w"), indent=1)
     print(f"{args.out}: {args.folder} + the key prior counted on {args.count} lines of {args.lines}")
 
 

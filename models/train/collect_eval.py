@@ -1,9 +1,18 @@
 #!/usr/bin/env python3
 """Gathers the headline figures for model.json's "evaluation" (export_hf.py --evaluation) from
-eval_lm.py, sample.py and bench_folder.py outputs and the training run.
+eval_lm.py, sample.py, eval_steering.py, eval_drums.py and bench_folder.py outputs and the
+training run.
 
     python collect_eval.py --lm work/eval-test.json --lm-acc work/eval-test-acc.json \\
         --samples work/samples-metrics.json --bench work/bench.json --run work/gpt2 --out work/evaluation.json
+
+With --base MODEL_JSON the evaluation starts as that model.json's, and each option given replaces
+its own section (--drop removes one); --label names the new model in the sections that compare
+models (the validation tunes' key follows, the drums):
+
+    python collect_eval.py --base ../antiphon-small/model.json --label "v7 (built in)" \\
+        --lm-acc work/v7-eval/lm-test-acc.json --answers work/v7-eval/new.json \\
+        --validation work/v7-eval/val.json --drums work/v7-eval/drums.json --out work/v7-eval/evaluation.json
 """
 
 import argparse
@@ -23,35 +32,65 @@ def round_all(x, nd=4):
     return x
 
 
+KEEP = ("loss", "loss_time", "loss_duration", "loss_note", "event_ppl", "note_event_ppl")
+
+
+def lm_section(lm: dict) -> dict:
+    """An eval_lm.py output as a test-lines section: the line count and each model's losses."""
+    return {"lines": lm["num_lines"], "models": {m: {k: r[k] for k in KEEP} for m, r in lm["models"].items()}}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--lm", type=Path, required=True)
+    ap.add_argument("--base", type=Path, help="a model.json whose evaluation the options below update")
+    ap.add_argument("--label", default="this model", help="the new model's name where sections compare models")
+    ap.add_argument("--drop", action="append", default=[], help="a section of --base to leave out")
+    ap.add_argument("--lm", type=Path, help="eval_lm.py on the autoregressive test lines (required without --base)")
     ap.add_argument("--lm-acc", type=Path)
+    ap.add_argument("--lm-acc-mutopia", type=Path, help="eval_lm.py on the Mutopia accompaniment-task test lines")
+    ap.add_argument("--lm-drums", type=Path, help="eval_lm.py on the Groove test lines")
+    ap.add_argument("--validation", type=Path,
+                    help="eval_steering.py on the validation tunes: key follows and tonic time under --label")
+    ap.add_argument("--drums", type=Path, help="eval_drums.py's JSON: the answers' means under 'answers'")
     ap.add_argument("--samples", type=Path)
     ap.add_argument("--bench", type=Path)
-    ap.add_argument("--run", type=Path, required=True)
+    ap.add_argument("--run", type=Path, help="the training run's folder (required without --base)")
     ap.add_argument("--hardware", default="2-core shared CPU (AMD EPYC Zen 4), 1 PyTorch thread, bf16 autocast")
     ap.add_argument("--recipe", help="how the run was trained (phases, learning rates), in words")
     ap.add_argument("--answers", type=Path,
                     help="eval_steering.py's JSON: its summary (answers on held-out songs and tunes) is kept")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
-    keep = ("loss", "loss_time", "loss_duration", "loss_note", "event_ppl", "note_event_ppl")
-    lm = json.load(open(args.lm))
-    ev = {"test_split": "sha256(piece id)[:8] % 100 < 5 (70 OpenScore pieces + 1 music21 piece)",
-          "test_lines_autoregressive": {"lines": lm["num_lines"],
-                                        "models": {m: {k: r[k] for k in keep} for m, r in lm["models"].items()}}}
-    if args.lm_acc:
-        acc = json.load(open(args.lm_acc))
-        ev["test_lines_accompaniment_task"] = {
-            "lines": acc["num_lines"], "models": {m: {k: r[k] for k in keep} for m, r in acc["models"].items()}}
-    rows = list(csv.DictReader(open(args.run / "train.csv")))
-    run = json.load(open(args.run / "run.json"))
-    ev["training"] = {"parameters": run["parameters"], "steps": int(rows[-1]["step"]),
-                      "tokens": int(rows[-1]["tokens"]), "hours": float(rows[-1]["elapsed_s"]) / 3600,
-                      "hardware": args.hardware}
+    if args.base is None and (args.lm is None or args.run is None):
+        ap.error("--lm and --run are required without --base")
+    ev = json.load(open(args.base))["evaluation"] if args.base else {
+        "test_split": "sha256(piece id)[:8] % 100 < 5 (70 OpenScore pieces + 1 music21 piece)"}
+    for section in args.drop:
+        ev.pop(section, None)
+    for section, path in (("test_lines_autoregressive", args.lm), ("test_lines_accompaniment_task", args.lm_acc),
+                          ("test_lines_accompaniment_task_mutopia", args.lm_acc_mutopia),
+                          ("test_lines_drums", args.lm_drums)):
+        if path:  # models the base compared with stay, unless measured again
+            old, new = ev.get(section, {}), lm_section(json.load(open(path)))
+            ev[section] = {**old, **new, "models": {**old.get("models", {}), **new["models"]}}
+    if args.run:
+        rows = list(csv.DictReader(open(args.run / "train.csv")))
+        run = json.load(open(args.run / "run.json"))
+        ev["training"] = {"parameters": run["parameters"], "steps": int(rows[-1]["step"]),
+                          "tokens": int(rows[-1]["tokens"]), "hours": float(rows[-1]["elapsed_s"]) / 3600,
+                          "hardware": args.hardware}
     if args.recipe:
-        ev["training"]["recipe"] = args.recipe
+        ev.setdefault("training", {})["recipe"] = args.recipe
+    if args.validation:
+        v = json.load(open(args.validation))
+        off = v["summary"]["tunes"]["off"]
+        key = ev.setdefault("key_input", {})
+        key.setdefault("key_follows_of_144", {})[args.label] = off["key_follows"]["hits"]
+        key.setdefault("tonic_time", {})[args.label] = off["tonic_time"]["mean"]
+    if args.drums:
+        d = json.load(open(args.drums))
+        ev["drums"] = {**ev.get("drums", {}), "seeds": d["seeds"], "bars": d["bars"], "answers": d["answers_mean"],
+                       "groove_test_beats": d["groove_mean"]}
     if args.answers:
         a = json.load(open(args.answers))
         ev["answers"] = {"seeds": a["settings"]["seeds"], "sets": a["settings"]["sets"], "summary": a["summary"]}

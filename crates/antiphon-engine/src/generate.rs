@@ -285,6 +285,8 @@ impl Generation {
     ) -> Result<(), GenerateError> {
         let start = self.request.start_ticks;
         let delta = self.request.delta_ticks;
+        // The pending melody changes only where controls are placed (or handed over between runs).
+        let mut ahead_stale = true;
         while self.state.sampled.len() < self.request.max_new_triples {
             let due = self
                 .pending
@@ -292,7 +294,8 @@ impl Generation {
                 .take_while(|c| self.current >= spec.time_of(c) - delta)
                 .count();
             self.tokens.extend(self.pending.drain(..due));
-            if self.request.key_from_whole_melody {
+            ahead_stale |= due > 0;
+            if self.request.key_from_whole_melody && std::mem::take(&mut ahead_stale) {
                 let mut ahead = [0; 12];
                 melody_now::add_control_weights(spec, &self.pending, &mut ahead);
                 model.set_melody_ahead(ahead);

@@ -346,15 +346,20 @@ mod tests {
         assert_eq!(melody_key(&[5; 12]), None);
     }
 
-    #[test]
-    fn an_event_hears_the_controls_sounding_at_its_time_only() {
-        let spec = VocabSpec::beats();
-        let (co, to, dur, note) = (
+    /// The control, time, duration and note offsets, for writing token ids by hand.
+    fn offsets(spec: &VocabSpec) -> (u32, u32, u32, u32) {
+        (
             spec.control_offset(),
             spec.time_offset(),
             spec.duration_offset(),
             spec.note_offset(),
-        );
+        )
+    }
+
+    #[test]
+    fn an_event_hears_the_controls_sounding_at_its_time_only() {
+        let spec = VocabSpec::beats();
+        let (co, to, dur, note) = offsets(&spec);
         let tokens = [
             spec.anticipate(),
             co + to + 12, // melody E4 from tick 12 for 12 ticks
@@ -386,12 +391,7 @@ mod tests {
     #[test]
     fn melody_known_ahead_gives_the_key_before_it_is_placed() {
         let spec = VocabSpec::beats();
-        let (co, to, dur, note) = (
-            spec.control_offset(),
-            spec.time_offset(),
-            spec.duration_offset(),
-            spec.note_offset(),
-        );
+        let (co, to, dur, note) = offsets(&spec);
         // An A minor phrase (A C E, then B, G#, A) as control triples, none of it placed yet.
         let melody: Vec<Triple> = [(69, 12), (72, 12), (76, 12), (71, 6), (68, 6), (69, 24)]
             .iter()

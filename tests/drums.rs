@@ -3,8 +3,8 @@
 //! The model learned drums from the Groove MIDI Dataset (models/antiphon-small/README.md); one
 //! that never heard a kit scatters its answer over all 128 keys.
 
-use antiphon_engine::default_model::default_model;
-use antiphon_engine::onnx::{OnnxModel, SessionOptions};
+mod support;
+
 use antiphon_engine::tasks::{self, TaskSettings};
 use antiphon_tokens::{GmInstrument, Note};
 
@@ -31,27 +31,15 @@ fn pop_tune() -> Vec<Note> {
         (14.0, 1.5, 67),
         (15.5, 0.5, 67),
     ];
-    notes
-        .iter()
-        .map(|&(onset_beats, duration_beats, pitch)| Note {
-            onset_beats,
-            duration_beats,
-            pitch,
-            instrument: GmInstrument::Program(68),
-            velocity: 90,
-        })
-        .collect()
+    support::oboe(&notes)
 }
 
 #[test]
 fn instrument_drums_plays_a_kit() {
-    let Some(source) = default_model() else {
+    let Some((mut model, spec)) = support::built_in_model() else {
         eprintln!("skipped: this build has no built-in model");
         return;
     };
-    let mut model = OnnxModel::load(&source, SessionOptions::default())
-        .unwrap_or_else(|e| panic!("model loads: {e}"));
-    let spec = model.spec().vocab.clone();
     let mut hits: Vec<u8> = Vec::new();
     for seed in 1..=5 {
         let settings = TaskSettings {

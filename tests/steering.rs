@@ -3,47 +3,32 @@
 //! is never left, steering off changes nothing, and the key follower names the key of
 //! labelled melodies.
 
-use antiphon_engine::default_model::default_model;
+mod support;
+
 use antiphon_engine::model::ModelSource;
-use antiphon_engine::onnx::{OnnxModel, SessionOptions};
+use antiphon_engine::onnx::OnnxModel;
 use antiphon_engine::steering::{Frame, Key, KeyChoice, RangeChoice, Role, Steerer, Steering};
 use antiphon_engine::tasks::{self, PartWriter, TaskSettings};
 use antiphon_tokens::{Event, GmInstrument, Note, VocabSpec};
 use std::path::PathBuf;
+use support::{built_in_model, load};
 
 fn fixture_model() -> (OnnxModel, VocabSpec) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-beats");
     load(ModelSource::Folder(dir))
 }
 
-/// The built-in model, when this build has one.
-fn built_in_model() -> Option<(OnnxModel, VocabSpec)> {
-    default_model().map(load)
-}
-
-fn load(source: ModelSource) -> (OnnxModel, VocabSpec) {
-    // Display, not Debug: a missing ONNX Runtime's message names `cargo xtask ort`.
-    let model = OnnxModel::load(&source, SessionOptions::default())
-        .unwrap_or_else(|e| panic!("model loads: {e}"));
-    let spec = model.spec().vocab.clone();
-    (model, spec)
-}
-
-/// A C-major tune in quarter notes on the oboe (as the plugin voices a melody), four bars.
+/// A C-major tune in quarter notes, four bars.
 fn c_major_tune() -> Vec<Note> {
-    [
+    let pitches = [
         72u8, 74, 76, 77, 79, 77, 76, 74, 72, 76, 79, 84, 83, 79, 74, 72,
-    ]
-    .iter()
-    .enumerate()
-    .map(|(i, &pitch)| Note {
-        onset_beats: i as f64,
-        duration_beats: 0.9,
-        pitch,
-        instrument: GmInstrument::Program(68),
-        velocity: 90,
-    })
-    .collect()
+    ];
+    let notes: Vec<(f64, f64, u8)> = pitches
+        .iter()
+        .enumerate()
+        .map(|(i, &pitch)| (i as f64, 0.9, pitch))
+        .collect();
+    support::oboe(&notes)
 }
 
 fn settings(seed: u64, steering: Steering) -> TaskSettings {

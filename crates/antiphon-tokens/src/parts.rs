@@ -4,6 +4,7 @@
 //! so the melody is chosen by the track chunk its notes came from ([`NoteSource::track`]).
 
 use super::midi::NoteSource;
+use std::collections::BTreeMap;
 
 /// GM programs that carry a sung or sung-like line in score renditions: choir aahs, voice
 /// oohs, synth voice (52–54), and the reed and pipe families (64–79), which MuseScore and
@@ -27,25 +28,21 @@ pub const VIOLIN_PROGRAM: u8 = 40;
 /// A track's program is that of its first pitched note; later program changes on it
 /// (pizzicato, tremolo) keep the notes in the part. Drum notes never make a track the melody.
 pub fn melody_track(sources: &[NoteSource]) -> Option<u16> {
-    let mut tracks: Vec<u16> = sources.iter().map(|s| s.track).collect();
-    tracks.sort_unstable();
-    tracks.dedup();
-    if tracks.len() < 2 {
-        return None;
-    }
-    // (track, program of its first pitched note), in order of first appearance.
-    let mut firsts: Vec<(u16, u8)> = Vec::new();
-    for s in sources.iter().filter(|s| !s.is_drum) {
-        if !firsts.iter().any(|&(t, _)| t == s.track) {
-            firsts.push((s.track, s.program));
+    let mut several_tracks = false;
+    // The program of each track's first pitched note, in track order.
+    let mut programs: BTreeMap<u16, u8> = BTreeMap::new();
+    for s in sources {
+        several_tracks |= s.track != sources[0].track;
+        if !s.is_drum {
+            programs.entry(s.track).or_insert(s.program);
         }
     }
-    firsts.sort_by_key(|&(t, _)| t);
-    firsts
-        .iter()
-        .find(|&&(_, p)| is_voice_like(p))
-        .or_else(|| firsts.iter().find(|&&(_, p)| p == VIOLIN_PROGRAM))
-        .map(|&(t, _)| t)
+    if !several_tracks {
+        return None;
+    }
+    let first_with =
+        |wanted: &dyn Fn(u8) -> bool| programs.iter().find(|&(_, &p)| wanted(p)).map(|(&t, _)| t);
+    first_with(&is_voice_like).or_else(|| first_with(&|p| p == VIOLIN_PROGRAM))
 }
 
 #[cfg(test)]

@@ -33,6 +33,10 @@ def main() -> None:
     p.add_argument("--bands", default="", metavar="PITCHES",
                    help="count registers apart: the lowest MIDI pitch of each register after the first, "
                         "e.g. 52,72 (below E3, E3-B4, C5 and up); default one register")
+    p.add_argument("--relative-to", choices=("melody", "accompaniment"), default="melody",
+                   help="count each note from the key of the melody so far (default; what the engine "
+                        "feeds), or from the key of its line's accompaniment (what an accompaniment in "
+                        "the key plays; melody_now.key_prior)")
     args = p.parse_args()
     bands = tuple(int(b) for b in args.bands.split(",") if b)
     plain = load_lm(args.folder)
@@ -41,7 +45,7 @@ def main() -> None:
     lines, index = load_lines(args.lines)
     vocab = index["vocab"]
     keyed = MelodyNowLM(plain.gpt2, plain.vocab, key=True)
-    g = key_prior(lines, vocab, args.count, args.seed, bands)
+    g = key_prior(lines, vocab, args.count, args.seed, bands, args.relative_to)
     with torch.no_grad():
         keyed.melody_now[:FEATURES].copy_(plain.melody_now)
         keyed.melody_logits[:FEATURES].copy_(plain.melody_logits)
@@ -49,7 +53,7 @@ def main() -> None:
             torch.from_numpy(key_prior_logits(g, vocab, plain.config.vocab_size, bands)))
     keyed.save_pretrained(args.out)
     json.dump({"from": str(args.folder), "lines": str(args.lines), "count": args.count, "seed": args.seed,
-               "bands": list(bands), "key_prior": g.round(4).tolist()}, open(args.out / "key_prior.json", "w"), indent=1)
+               "bands": list(bands), "relative_to": args.relative_to, "key_prior": g.round(4).tolist()}, open(args.out / "key_prior.json", "w"), indent=1)
     print(f"{args.out}: {args.folder} + the key prior counted on {args.count} lines of {args.lines}")
 
 

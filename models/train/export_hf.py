@@ -113,6 +113,9 @@ def model_card(name, cfg: gpt2_onnx.Gpt2Config, vocab, last_logits_only, args, m
         minor = getattr(args, "minor_key_strength", None)
         if minor is not None:
             card["minor_key_strength"] = minor  # the minor keys' rows by this instead
+        tonic = getattr(args, "tonic_strength", None)
+        if tonic is not None:
+            card["tonic_strength"] = tonic  # the key's tonic column of every row by this instead
     if last_logits_only:
         card["logits"] = "last_position_only"  # logits are [batch, 1, vocab]; absent means [batch, seq, vocab]
     if _device(args) == "cuda":
@@ -154,6 +157,23 @@ def export(model, vocab: dict, out_dir: str, name: str, args) -> str:
     return path
 
 
+def scale_key_rows(model, vocab: dict, major: float, minor: float, tonic: float | None) -> None:
+    """Multiplies the key rows of melody_logits: the twelve major keys' by `major`, the minor
+    keys' by `minor`, and (when given) every row's tonic columns by `tonic` instead."""
+    import torch
+    from melody_now import FEATURES, KEY_FEATURES, _pitched_notes
+    rows = model.melody_logits[FEATURES:]
+    pitched, pitches = _pitched_notes(vocab)
+    with torch.no_grad():  # the verification below then checks the scaled model
+        counted = rows.clone()
+        rows[:12] *= major
+        rows[12:] *= minor
+        if tonic is not None:
+            for k in range(KEY_FEATURES):
+                cols = torch.from_numpy(pitched[pitches % 12 == k % 12])
+                rows[k, cols] = counted[k, cols] * tonic
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint", help="saved Hugging Face GPT2LMHeadModel directory")
@@ -180,6 +200,10 @@ def main(argv=None) -> int:
                     help="the same for the twelve minor keys' rows alone (default: --key-strength). The counted "
                          "minor prior is flatter than the major one (minor melodies turn to their relative major "
                          "in the data), so a tune in A minor was answered in C major; 2 measured best (README.md)")
+    ap.add_argument("--tonic-strength", type=float, metavar="X",
+                    help="the tonic's columns of every key row by X instead of their row's strength: pull the "
+                         "notes to the key's scale harder without pulling them to its tonic (answers that hold "
+                         "the tonic for bars were the price of stronger rows, README.md)")
     ap.add_argument("--no-verify", action="store_true", help="skip the ONNX-vs-PyTorch check")
     ap.add_argument("--tolerance", type=float,
                     help="max abs logit error allowed (default 1e-4; --device cuda 0.05; "
@@ -196,14 +220,10 @@ def main(argv=None) -> int:
         vocab = load_vocab(args.vocab)
         model = load_checkpoint(args.checkpoint, vocab, args.vocab)
         minor = args.key_strength if args.minor_key_strength is None else args.minor_key_strength
-        if (args.key_strength, minor) != (1.0, 1.0):
+        if (args.key_strength, minor) != (1.0, 1.0) or args.tonic_strength is not None:
             if not getattr(model, "key", False):
                 raise ExportError("--key-strength needs a model trained with --melody-key")
-            import torch
-            from melody_now import FEATURES
-            with torch.no_grad():  # the verification below then checks the scaled model
-                model.melody_logits[FEATURES:FEATURES + 12] *= args.key_strength
-                model.melody_logits[FEATURES + 12:] *= minor
+            scale_key_rows(model, vocab, args.key_strength, minor, args.tonic_strength)
         name = args.name or os.path.basename(os.path.normpath(args.out))
         path = export(model, vocab, args.out, name, args)
     except (ExportError, ValueError) as e:

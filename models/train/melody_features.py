@@ -46,13 +46,31 @@ def melody_key(weights: list) -> int:
     return best_key
 
 
-def features(ids: np.ndarray, vocab: dict, key: bool = False) -> np.ndarray:
+def accompaniment_key(row: np.ndarray, vocab: dict) -> int:
+    """The Krumhansl-Kessler key (melody_key) of a line's event notes, drums left out, by their
+    duration-weighted (max(duration, 1) ticks) pitch classes; -1 when it has none."""
+    to, do, no, mp = vocab["time_offset"], vocab["duration_offset"], vocab["note_offset"], vocab["max_pitch"]
+    n = (len(row) - 1) // 3
+    t, d, note = row[1:1 + 3 * n].reshape(n, 3).T.astype(np.int64)
+    ok = ((t >= to) & (t < to + vocab["max_time"]) & (note >= no) & (note < vocab["rest"])
+          & ((note - no) // mp != vocab["drum_instrument"]))
+    weights = np.zeros(12, np.int64)
+    np.add.at(weights, (note[ok] - no) % mp % 12, np.maximum(d[ok] - do, 1))
+    return melody_key(weights.tolist())
+
+
+def features(ids: np.ndarray, vocab: dict, key: bool = False, key_source: str = "melody") -> np.ndarray:
     """ids: (lines, tokens), token 0 the task flag, then triples. Returns (lines, tokens, 12, or
     36 with `key`) float32: at an event triple's time and duration tokens, 1 for each pitch class
     of a control note read before that triple with onset <= time < onset + duration; with `key`,
     then 1 at column 12 + melody_key(...) of the duration-weighted (max(duration, 1) ticks)
     pitch classes of every control note read before the triple (none while the melody read so
-    far has no key); zeros elsewhere."""
+    far has no key); zeros elsewhere.
+
+    key_source="accompaniment" (training only: the engine always gives the melody's key) puts
+    the key of the line's own accompaniment (accompaniment_key) in the key columns instead,
+    wherever the melody's would be: the model learns to play in the key it is told, and is
+    told the melody's key when it plays."""
     to, do, no = vocab["time_offset"], vocab["duration_offset"], vocab["note_offset"]
     co, mt, mp = vocab["control_offset"], vocab["max_time"], vocab["max_pitch"]
     drums = vocab["drum_instrument"]
@@ -61,6 +79,7 @@ def features(ids: np.ndarray, vocab: dict, key: bool = False) -> np.ndarray:
         row = ids[b]
         active: list[tuple[int, int, int]] = []  # (onset, end, pitch class) of controls read
         weights, current = [0] * 12, -1  # the melody's pitch classes read so far, and its key
+        told = accompaniment_key(row, vocab) if key and key_source == "accompaniment" else -1
         for p in range(1, ids.shape[1], 3):
             t = int(row[p])
             if co + to <= t < co + to + mt:
@@ -79,6 +98,6 @@ def features(ids: np.ndarray, vocab: dict, key: bool = False) -> np.ndarray:
                     if onset <= now < end:
                         out[b, p, pc] = 1.0
                 if current >= 0:
-                    out[b, p, FEATURES + current] = 1.0
+                    out[b, p, FEATURES + (current if told < 0 else told)] = 1.0
                 out[b, p + 1:p + 2] = out[b, p]
     return out

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from melody_features import FEATURES, KEY_FEATURES, features
+from melody_features import FEATURES, KEY_FEATURES, features, melody_key
 
 WEIGHT_FILE = "melody_now.npy"
 LOGITS_FILE = "melody_now_logits.npy"
@@ -48,8 +48,9 @@ class MelodyNowLM(nn.Module):
     """A GPT2LMHeadModel whose event time and duration tokens also get the melody sounding now
     (and, with `key`, the melody's key so far)."""
 
-    def __init__(self, gpt2, vocab: dict, key: bool = False):
+    def __init__(self, gpt2, vocab: dict, key: bool = False, key_source: str = "melody"):
         super().__init__()
+        self.key_source = key_source  # what the key columns say in training (melody_features.features)
         self.gpt2 = gpt2
         self.config = gpt2.config
         self.vocab = {k: vocab[k] for k in VOCAB_KEYS if k in vocab}
@@ -61,7 +62,7 @@ class MelodyNowLM(nn.Module):
 
     def forward(self, input_ids, **kwargs):
         """GPT2LMHeadModel's forward (its keyword arguments, its output) on the same ids."""
-        feats = torch.from_numpy(features(input_ids.cpu().numpy(), self.vocab, self.key)).to(input_ids.device)
+        feats = torch.from_numpy(features(input_ids.cpu().numpy(), self.vocab, self.key, self.key_source)).to(input_ids.device)
         embeds = self.gpt2.transformer.wte(input_ids) + feats @ self.melody_now
         out = self.gpt2(inputs_embeds=embeds, **kwargs)
         out.logits = out.logits + feats @ self.melody_logits
@@ -72,14 +73,14 @@ class MelodyNowLM(nn.Module):
         self.gpt2.save_pretrained(folder)
         np.save(folder / WEIGHT_FILE, self.melody_now.detach().cpu().float().numpy())
         np.save(folder / LOGITS_FILE, self.melody_logits.detach().cpu().float().numpy())
-        json.dump({"features": FEATURES + KEY_FEATURES * self.key, "key": self.key, "weight": WEIGHT_FILE,
+        json.dump({"features": FEATURES + KEY_FEATURES * self.key, "key": self.key, "key_source": self.key_source, "weight": WEIGHT_FILE,
                    "logits": LOGITS_FILE, "vocab": self.vocab}, open(folder / SPEC_FILE, "w"), indent=1)
 
 
 def _accompaniment_notes(lines: np.ndarray, vocab: dict, count: int, rng, key: bool):
     """For each of `count` random anticipated lines (picked with `rng`): the pitches of its
     pitched event notes where the melody columns (the key's with `key`, else the twelve) are on at
-    the note's duration token, and those columns there."""
+    the note's duration token, those columns there, and the notes' durations (time units)."""
     pick = np.sort(rng.choice(lines.shape[0], min(count, lines.shape[0]), replace=False))
     no, mp, drums = vocab["note_offset"], vocab["max_pitch"], vocab["drum_instrument"]
     for s in range(0, len(pick), 100):
@@ -93,7 +94,7 @@ def _accompaniment_notes(lines: np.ndarray, vocab: dict, count: int, rng, key: b
             notes = block[r, at + 1]
             ok = ((notes >= no) & (notes < vocab["rest"]) & ((notes - no) // mp != drums)
                   & (feats[r, at].sum(-1) > 0))
-            yield (notes[ok] - no) % mp, feats[r, at[ok]]
+            yield (notes[ok] - no) % mp, feats[r, at[ok]], block[r, at[ok]] - vocab["duration_offset"]
 
 
 def _pitched_notes(vocab: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -114,7 +115,7 @@ def interval_prior(lines: np.ndarray, vocab: dict, count: int = 3000, seed: int 
     second -1.36, major seventh -1.49, thirds and sixths +0.2 to +0.36."""
     rng = np.random.default_rng(seed)
     now, elsewhere = np.ones(12), np.ones(12)  # add-one smoothing
-    for pitches, here in _accompaniment_notes(lines, vocab, count, rng, key=False):
+    for pitches, here, _ in _accompaniment_notes(lines, vocab, count, rng, key=False):
         pcs = pitches % 12
         if len(pcs) < 2:
             continue
@@ -145,6 +146,8 @@ def load_lm(path, **kwargs):
     if not (path / SPEC_FILE).exists():
         return gpt2
     spec = json.load(open(path / SPEC_FILE))
+    # Loaded to be scored or exported: told the melody's key, as the engine tells it, whatever
+    # the key columns said in training (spec["key_source"]).
     model = MelodyNowLM(gpt2, spec["vocab"], key=bool(spec.get("key", False)))
     with torch.no_grad():
         model.melody_now.copy_(torch.from_numpy(np.load(path / spec["weight"])))
@@ -154,17 +157,32 @@ def load_lm(path, **kwargs):
 
 
 def key_prior(lines: np.ndarray, vocab: dict, count: int = 3000, seed: int = 0,
-              bands: tuple[int, ...] = ()) -> np.ndarray:
+              bands: tuple[int, ...] = (), relative_to: str = "melody") -> np.ndarray:
     """How much likelier each pitch class of an accompaniment note is, counted from the tonic of
     the key its melody has so far (features' key columns), than in a line whose melody is in a
     random key: g[mode, band, i] = log P(i | mode, band) + log 12, i = (note - tonic) mod 12,
     over the event notes (not drums) of `count` random anticipated lines. `bands` are the lowest
     pitches of the registers after the first (e.g. (52, 72): below E3, E3-B4, C5 and up), each
     counted on its own: a bass note names the key more often than a note above it. `train.py
-    --key-prior` starts the key rows of melody_logits there."""
+    --key-prior` starts the key rows of melody_logits there.
+
+    relative_to="accompaniment" counts each note from the key of its own line's accompaniment
+    instead (Krumhansl-Kessler of its notes' duration-weighted pitch classes, as
+    eval_steering.py names an answer's key): what an accompaniment *in* key K plays, where the
+    melody's key so far is only an estimate of it (minor melodies of the songs turn to the
+    relative major while their piano stays in the key, and the reverse)."""
     counts = np.ones((2, len(bands) + 1, 12))  # add-one smoothing
-    for pitches, keys in _accompaniment_notes(lines, vocab, count, np.random.default_rng(seed), key=True):
-        for pitch, k in zip(pitches, keys.argmax(-1)):
+    for pitches, keys, ticks in _accompaniment_notes(lines, vocab, count, np.random.default_rng(seed), key=True):
+        if relative_to == "accompaniment":
+            weights = np.zeros(12, np.int64)
+            np.add.at(weights, pitches % 12, np.maximum(ticks, 1))
+            own = melody_key(weights.tolist())
+            if own < 0:
+                continue
+            keys = np.full(len(pitches), own)
+        else:
+            keys = keys.argmax(-1)
+        for pitch, k in zip(pitches, keys):
             counts[k // 12, np.searchsorted(bands, pitch, side="right"), (pitch - k % 12) % 12] += 1
     return np.log(counts / counts.sum(-1, keepdims=True)) + np.log(12)
 

@@ -99,6 +99,9 @@ def type_losses(logits: torch.Tensor, ids: torch.Tensor):
 @torch.no_grad()
 def evaluate(model, lines: np.ndarray, batch: int, device) -> dict:
     model.eval()
+    told = getattr(model, "key_source", None)
+    if told is not None:
+        model.key_source = "melody"  # scored as the engine tells it the key, whatever training tells it
     sums = [0.0, 0.0, 0.0]
     counts = [0, 0, 0]
     for i in range(0, lines.shape[0], batch):
@@ -109,6 +112,8 @@ def evaluate(model, lines: np.ndarray, batch: int, device) -> dict:
             sums[k] += parts[k][0]
             counts[k] += parts[k][1]
     model.train()
+    if told is not None:
+        model.key_source = told
     total = sum(sums) / sum(counts)
     return {"loss": total, "loss_time": sums[0] / counts[0], "loss_dur": sums[1] / counts[1],
             "loss_note": sums[2] / counts[2],
@@ -186,6 +191,10 @@ def main() -> int:
     ap.add_argument("--key-prior", type=int, default=0, metavar="LINES",
                     help="with --melody-key: set the key rows of melody_logits (model and EMA) to "
                          "melody_now.key_prior estimated on this many training lines, now (once)")
+    ap.add_argument("--key-source", choices=("melody", "accompaniment"),
+                    help="with --melody-key: what the key columns say in training: the melody's key so far "
+                         "(default) or the key of the line's own accompaniment (a control the model learns "
+                         "to obey; the engine then tells it the melody's key); kept on resume")
     ap.add_argument("--melody-now", action="store_true",
                     help="the melody sounding now as an input (melody_now.py); a checkpoint without it is "
                          "converted (the new matrix starts at zero); kept on resume")
@@ -255,13 +264,15 @@ def main() -> int:
     ck_key = ck is not None and bool(ck.get("args", {}).get("melody_key", False))
     key_convert = args.melody_key and ck_now and not ck_key
     args.melody_key = args.melody_key or ck_key
+    args.key_source = args.key_source or (ck.get("args", {}).get("key_source") if ck is not None else None) \
+        or "melody"
     if args.melody_key and not args.melody_now:
         raise SystemExit("--melody-key goes with --melody-now")
     if args.melody_now:
         if args.share_controls or args.arch != "gpt2":
             raise SystemExit("--melody-now goes with a plain GPT-2 (not --share-controls, not the LSTM)")
         from melody_now import MelodyNowLM
-        model = MelodyNowLM(model, train_index["vocab"], key=args.melody_key).to(device)
+        model = MelodyNowLM(model, train_index["vocab"], key=args.melody_key, key_source=args.key_source).to(device)
     if key_convert:  # the checkpoint's 12-row matrices and their Adam moments get 24 zero rows
         from melody_now import KEY_FEATURES
 
@@ -418,13 +429,13 @@ def main() -> int:
 
     if args.key_prior:
         from melody_now import FEATURES, key_prior, key_prior_logits
-        g = key_prior(train, train_index["vocab"], args.key_prior, args.seed)
+        g = key_prior(train, train_index["vocab"], args.key_prior, args.seed, relative_to=args.key_source)
         table = torch.from_numpy(key_prior_logits(g, train_index["vocab"], vocab_size)).to(device)
         with torch.no_grad():
             model.melody_logits[FEATURES:].copy_(table)
             ema.melody_logits[FEATURES:].copy_(table)
         if main_proc:
-            for mode, row in zip(("major", "minor"), g):
+            for mode, row in zip(("major", "minor"), g[:, 0]):  # one register
                 print(f"melody_logits' {mode} key rows set to the key prior (tonic .. major seventh): "
                       + " ".join(f"{x:+.2f}" for x in row), flush=True)
         init_from_start = True

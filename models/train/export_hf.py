@@ -113,6 +113,10 @@ def model_card(name, cfg: gpt2_onnx.Gpt2Config, vocab, last_logits_only, args, m
         minor = getattr(args, "minor_key_strength", None)
         if minor is not None:
             card["minor_key_strength"] = minor  # the minor keys' rows by this instead
+        if _key_source(args.checkpoint) == "accompaniment":
+            # trained with one key for a whole line (train.py --key-source): the engine tells it
+            # the key of the whole melody it knows
+            card["key_from_whole_melody"] = True
         tonic = getattr(args, "tonic_strength", None)
         if tonic is not None:
             card["tonic_strength"] = tonic  # the key's tonic column of every row by this instead
@@ -126,6 +130,15 @@ def model_card(name, cfg: gpt2_onnx.Gpt2Config, vocab, last_logits_only, args, m
         with open(args.evaluation) as f:
             card["evaluation"] = json.load(f)
     return card
+
+
+def _key_source(folder: str) -> str:
+    """What the key columns said in training: melody_now.json's key_source ("melody" if absent)."""
+    try:
+        with open(os.path.join(folder, "melody_now.json")) as f:
+            return json.load(f).get("key_source", "melody")
+    except OSError:
+        return "melody"
 
 
 def export(model, vocab: dict, out_dir: str, name: str, args) -> str:

@@ -654,6 +654,9 @@ impl LanguageModel for CountingModel<'_> {
     fn set_melody_ahead(&mut self, ahead: antiphon_engine::melody_now::PitchClassWeights) {
         self.inner.set_melody_ahead(ahead)
     }
+    fn key_from_whole_melody(&self) -> bool {
+        self.inner.key_from_whole_melody()
+    }
 }
 
 /// Accompaniments timed with and without steering (seeds 1 to this).

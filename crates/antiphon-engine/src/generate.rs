@@ -287,6 +287,7 @@ impl Generation {
         let delta = self.request.delta_ticks;
         // The pending melody changes only where controls are placed (or handed over between runs).
         let mut ahead_stale = true;
+        let whole_melody_key = self.request.key_from_whole_melody || model.key_from_whole_melody();
         while self.state.sampled.len() < self.request.max_new_triples {
             let due = self
                 .pending
@@ -295,7 +296,7 @@ impl Generation {
                 .count();
             self.tokens.extend(self.pending.drain(..due));
             ahead_stale |= due > 0;
-            if self.request.key_from_whole_melody && std::mem::take(&mut ahead_stale) {
+            if whole_melody_key && std::mem::take(&mut ahead_stale) {
                 let mut ahead = [0; 12];
                 melody_now::add_control_weights(spec, &self.pending, &mut ahead);
                 model.set_melody_ahead(ahead);
@@ -620,6 +621,8 @@ mod tests {
         zero_length: bool,
         /// Every melody-ahead histogram it was given, in order.
         aheads: Vec<crate::melody_now::PitchClassWeights>,
+        /// What its card says: the whole melody's key, whatever the request asks.
+        wants_whole_melody_key: bool,
     }
 
     impl StuckModel {
@@ -631,6 +634,7 @@ mod tests {
                 resting,
                 zero_length,
                 aheads: Vec::new(),
+                wants_whole_melody_key: false,
             }
         }
     }
@@ -671,6 +675,9 @@ mod tests {
         }
         fn set_melody_ahead(&mut self, ahead: crate::melody_now::PitchClassWeights) {
             self.aheads.push(ahead);
+        }
+        fn key_from_whole_melody(&self) -> bool {
+            self.wants_whole_melody_key
         }
     }
 
@@ -811,6 +818,12 @@ mod tests {
         };
         greedy(&mut causal, &spec, &request);
         assert_eq!(causal.aheads, [[0; 12]], "only the reset at the end");
+
+        // A model trained with one key for a whole line asks for the whole melody's key itself.
+        let mut whole = StuckModel::new(&spec, false, false);
+        whole.wants_whole_melody_key = true;
+        greedy(&mut whole, &spec, &request);
+        assert_eq!(whole.aheads, model.aheads);
     }
 
     #[test]

@@ -37,6 +37,11 @@ pub trait LanguageModel {
     /// Tells a model that reads the melody's key of the melody notes known but not yet fed
     /// ([`crate::melody_now::MelodyNow::set_ahead`]); zeros for none. Other models ignore it.
     fn set_melody_ahead(&mut self, _ahead: crate::melody_now::PitchClassWeights) {}
+    /// Whether the model wants the key of the whole melody whatever the request says (its
+    /// card's `key_from_whole_melody`); a wrapper must forward it.
+    fn key_from_whole_melody(&self) -> bool {
+        false
+    }
 }
 
 /// Why a model could not be loaded or run. Each message names the mismatch or the file.
@@ -136,6 +141,11 @@ pub struct ModelSpec {
     /// [`crate::melody_now`]); only models trained with `--melody-key`.
     #[serde(default)]
     pub melody_key: bool,
+    /// Whether the model wants the key of the whole melody known (placed or still pending), not
+    /// of the notes placed so far: a model trained with the key of its line's accompaniment as
+    /// a control, one key for the whole line (`train.py --key-source accompaniment`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub key_from_whole_melody: bool,
     /// Graph input names, in order.
     pub inputs: Vec<String>,
     /// Graph output names, in order.
@@ -200,6 +210,9 @@ impl ModelSpec {
         }
         if spec.melody_key && !spec.has_melody_now() {
             return Err(bad("melody_key needs the melody_now input".into()));
+        }
+        if spec.key_from_whole_melody && !spec.melody_key {
+            return Err(bad("key_from_whole_melody needs melody_key".into()));
         }
         let expected_outputs = Self::expected_outputs(spec.num_layers);
         if spec.outputs != expected_outputs {
@@ -339,6 +352,11 @@ mod tests {
         value["vocab"]["ticks_per_unit"] = 0.into();
         let err = ModelSpec::from_json(&value.to_string(), Path::new("m.json")).unwrap_err();
         assert!(err.to_string().contains("ticks_per_unit"), "{err}");
+
+        let mut value: serde_json::Value = serde_json::from_str(&spec_json(2)).unwrap();
+        value["key_from_whole_melody"] = true.into();
+        let err = ModelSpec::from_json(&value.to_string(), Path::new("m.json")).unwrap_err();
+        assert!(err.to_string().contains("needs melody_key"), "{err}");
 
         let err = ModelSpec::from_json("{", Path::new("m.json")).unwrap_err();
         assert!(err.to_string().contains("m.json"), "{err}");

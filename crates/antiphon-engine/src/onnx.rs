@@ -503,6 +503,10 @@ impl LanguageModel for OnnxModel {
             computer.set_ahead(ahead);
         }
     }
+
+    fn key_from_whole_melody(&self) -> bool {
+        self.spec.key_from_whole_melody
+    }
 }
 
 /// A fresh profile file prefix in the temporary folder.

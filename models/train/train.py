@@ -395,8 +395,9 @@ def main() -> int:
                     "hf_config": model.config.to_dict() if args.arch == "gpt2" else None,
                     "aux_head": head.state_dict() if head is not None else None}, tmp)
         os.replace(tmp, ckpt_path)
-        ema.save_pretrained(args.out / "hf-ema")
-        model.save_pretrained(args.out / "hf-raw")
+        for folder, m in (("hf-ema", ema), ("hf-raw", model)):
+            m.save_pretrained(args.out / folder)
+            json.dump({"step": state["step"], "tokens": state["tokens"]}, open(args.out / folder / "step.json", "w"))
         train_csv.flush()
 
     best = {"loss": math.inf}

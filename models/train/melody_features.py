@@ -54,8 +54,13 @@ def accompaniment_key(row: np.ndarray, vocab: dict) -> int:
     t, d, note = row[1:1 + 3 * n].reshape(n, 3).T.astype(np.int64)
     ok = ((t >= to) & (t < to + vocab["max_time"]) & (note >= no) & (note < vocab["rest"])
           & ((note - no) // mp != vocab["drum_instrument"]))
+    return key_of_notes((note[ok] - no) % mp, d[ok] - do)
+
+
+def key_of_notes(pitches: np.ndarray, durations: np.ndarray) -> int:
+    """melody_key of notes' pitch classes, each weighted by max(duration, 1)."""
     weights = np.zeros(12, np.int64)
-    np.add.at(weights, (note[ok] - no) % mp % 12, np.maximum(d[ok] - do, 1))
+    np.add.at(weights, pitches % 12, np.maximum(durations, 1))
     return melody_key(weights.tolist())
 
 

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from melody_features import FEATURES, KEY_FEATURES, features, melody_key
+from melody_features import FEATURES, KEY_FEATURES, features, key_of_notes
 
 WEIGHT_FILE = "melody_now.npy"
 LOGITS_FILE = "melody_now_logits.npy"
@@ -174,9 +174,7 @@ def key_prior(lines: np.ndarray, vocab: dict, count: int = 3000, seed: int = 0,
     counts = np.ones((2, len(bands) + 1, 12))  # add-one smoothing
     for pitches, keys, ticks in _accompaniment_notes(lines, vocab, count, np.random.default_rng(seed), key=True):
         if relative_to == "accompaniment":
-            weights = np.zeros(12, np.int64)
-            np.add.at(weights, pitches % 12, np.maximum(ticks, 1))
-            own = melody_key(weights.tolist())
+            own = key_of_notes(pitches, ticks)
             if own < 0:
                 continue
             keys = np.full(len(pitches), own)
